@@ -1,7 +1,7 @@
 # Simulated data of the profile tests (test-profile-units-two-part.R,
 # test-profile-boundary-block.R): 30 groups a, binary, gaussian and zero-inflated count
 # responses, x and its far-off versions x2 = x * 1e-6 - 5 and x4 = x + 1e6.
-t30_data <- function(n = 800) {
+two_part_units_data <- function(n = 800) {
   set.seed(30)
   a <- factor(sample(1:30, n, TRUE))
   b <- factor(sample(1:4, n, TRUE))

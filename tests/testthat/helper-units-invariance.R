@@ -42,7 +42,7 @@ units_derived_se <- function(fit, nd) {
 # x, x * 1e-6 - 5 and x + 1e4 give the same derived standard errors; the
 # well-scaled fit keeps no standardized covariance (its results are the
 # plain G V G' of before), the other two do.
-expect_units_free26 <- function(make, d, tolerance = 1e-7) {
+expect_units_invariant <- function(make, d, tolerance = 1e-7) {
   nd <- d[c(1, 7, 33, 120, 250, 300), ]
   fits <- lapply(c("x", "x2", "x3"), function(v) suppressWarnings(make(v)))
   se <- lapply(fits, units_derived_se, nd = nd)
@@ -56,4 +56,4 @@ expect_units_free26 <- function(make, d, tolerance = 1e-7) {
   fits
 }
 
-fm26 <- function(lhs, v, re = "(1 | id)") as.formula(paste(lhs, "~", v, "+ trt +", re))
+units_formula <- function(lhs, v, re = "(1 | id)") as.formula(paste(lhs, "~", v, "+ trt +", re))

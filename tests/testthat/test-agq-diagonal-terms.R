@@ -6,7 +6,7 @@
 # brute-force 2-D integral (nested integrate()), as fast as the same
 # likelihood written on the centred covariate. These tests keep it so.
 
-nagq36_data <- function() {
+diagonal_terms_data <- function() {
   d <- nested_shifted_slope_data()  # helper-nested-centring-data.R
   hw <- interaction(d$hospital, d$ward)
   d$hw <- hw
@@ -19,7 +19,7 @@ nagq36_data <- function() {
 # b1 ~ N(0, s1^2) independent, cluster by cluster as a nested integrate() over
 # +/- 10 prior SDs (the binary and small-count likelihoods are bounded, so no
 # rescaling is needed). s1 = 0 gives the 1-D integral.
-nagq36_brute <- function(y, eta, z, g, s0, s1, family = "binomial") {
+diagonal_terms_brute <- function(y, eta, z, g, s0, s1, family = "binomial") {
   lik <- function(yi, e) {
     if (family == "binomial") colSums(yi * e - log1p(exp(e)))
     else colSums(yi * e - exp(e) - lgamma(yi + 1))
@@ -40,17 +40,17 @@ nagq36_brute <- function(y, eta, z, g, s0, s1, family = "binomial") {
   total
 }
 
-nagq36_fit <- function(d, k, form = y ~ x + (1 | hw) + (0 + xf | hw), family = binomial) {
+diagonal_terms_fit <- function(d, k, form = y ~ x + (1 | hw) + (0 + xf | hw), family = binomial) {
   # A near-flat ridge (the far slope's effect is almost the intercept's):
   # doubtful-convergence warnings are expected and not the subject here.
   suppressWarnings(glmm(form, data = d, family = family, nAGQ = k))
 }
 
 test_that("AGHQ at fixed parameters converges in nAGQ to the brute-force integral", {
-  d <- nagq36_data()
-  f <- nagq36_fit(d, 15)
+  d <- diagonal_terms_data()
+  f <- diagonal_terms_fit(d, 15)
   th <- f$theta
-  bf <- nagq36_brute(d$y, drop(cbind(1, d$x) %*% th[1:2]), d$xf, d$hw, th[3], th[4])
+  bf <- diagonal_terms_brute(d$y, drop(cbind(1, d$x) %*% th[1:2]), d$xf, d$hw, th[3], th[4])
   ks <- c(1, 3, 5, 7, 9, 11, 15)
   err <- vapply(ks, function(k) abs(glmmgee:::loglik_at_theta(f, th, nAGQ = k) - bf), 0)
   # Measured: 0.113, 2.1e-3, 2.9e-5, 4.5e-7, 7.3e-9, 1.3e-10, 2e-12.
@@ -66,7 +66,7 @@ test_that("AGHQ at fixed parameters converges in nAGQ to the brute-force integra
   # 5.2e-3, 1.9e-4, 6.6e-6 at nAGQ 3, 5, 7).
   m <- mean(d$xf)
   d$xc <- d$xf - m
-  fc <- nagq36_fit(d, 3, y ~ x + (1 + xc | hw))
+  fc <- diagonal_terms_fit(d, 3, y ~ x + (1 + xc | hw))
   S <- matrix(c(th[3]^2 + m^2 * th[4]^2, m * th[4]^2, m * th[4]^2, th[4]^2), 2)
   L <- t(chol(S))
   thc <- c(th[1:2], L[1, 1], L[2, 1], L[2, 2])
@@ -77,18 +77,18 @@ test_that("AGHQ at fixed parameters converges in nAGQ to the brute-force integra
 })
 
 test_that("fits at increasing nAGQ converge to the brute-force maximum", {
-  d <- nagq36_data()
+  d <- diagonal_terms_data()
   ks <- c(1, 3, 5, 7, 11, 15)
-  fits <- lapply(ks, function(k) nagq36_fit(d, k))
+  fits <- lapply(ks, function(k) diagonal_terms_fit(d, k))
   ll <- vapply(fits, function(f) as.numeric(logLik(f)), 0)
   # The far slope's effect is the intercept's up to 1e-6 x: the likelihood is
   # flat along s0^2 + 25 s1^2 to 2e-7 and highest at s1 = 0, the random
   # intercept model. The truth at the optimum is the larger of the brute-force
   # values at our nAGQ = 15 estimate and at the random intercept fit.
   th <- fits[[6]]$theta
-  bf2 <- nagq36_brute(d$y, drop(cbind(1, d$x) %*% th[1:2]), d$xf, d$hw, th[3], th[4])
-  ri <- nagq36_fit(d, 15, y ~ x + (1 | hw))
-  bf1 <- nagq36_brute(d$y, drop(cbind(1, d$x) %*% ri$theta[1:2]), d$xf, d$hw,
+  bf2 <- diagonal_terms_brute(d$y, drop(cbind(1, d$x) %*% th[1:2]), d$xf, d$hw, th[3], th[4])
+  ri <- diagonal_terms_fit(d, 15, y ~ x + (1 | hw))
+  bf1 <- diagonal_terms_brute(d$y, drop(cbind(1, d$x) %*% ri$theta[1:2]), d$xf, d$hw,
                       ri$theta[3], 0)
   truth <- max(bf1, bf2)
   err <- abs(ll - truth)
@@ -106,12 +106,12 @@ test_that("fits at increasing nAGQ converge to the brute-force maximum", {
 })
 
 test_that("rescaling the far covariate or writing (1 + xf || hw) changes nothing", {
-  d <- nagq36_data()
+  d <- diagonal_terms_data()
   d$xs <- d$xf * 3
   for (k in c(3, 5, 11)) {
-    a <- nagq36_fit(d, k)
-    b <- nagq36_fit(d, k, y ~ x + (1 | hw) + (0 + xs | hw))
-    cc <- nagq36_fit(d, k, y ~ xf + (1 + xf || hw))
+    a <- diagonal_terms_fit(d, k)
+    b <- diagonal_terms_fit(d, k, y ~ x + (1 | hw) + (0 + xs | hw))
+    cc <- diagonal_terms_fit(d, k, y ~ xf + (1 + xf || hw))
     expect_lt(abs(as.numeric(logLik(a)) - as.numeric(logLik(b))), 1e-8)
     expect_lt(abs(as.numeric(logLik(a)) - as.numeric(logLik(cc))), 1e-6)
   }
@@ -119,7 +119,7 @@ test_that("rescaling the far covariate or writing (1 + xf || hw) changes nothing
 
 test_that("AGHQ matches GLMMadaptive's at equal nAGQ at the same parameters", {
   skip_if_not_installed("GLMMadaptive")
-  d <- nagq36_data()
+  d <- diagonal_terms_data()
   at <- function(fixed, random, family, betas, D, k) {
     g <- suppressWarnings(GLMMadaptive::mixed_model(
       fixed = fixed, random = random, data = d, family = family, nAGQ = k,
@@ -130,7 +130,7 @@ test_that("AGHQ matches GLMMadaptive's at equal nAGQ at the same parameters", {
     as.numeric(logLik(g))
   }
   # Binomial, 2-D diagonal; measured differences <= 7e-9 from nAGQ = 3.
-  f <- nagq36_fit(d, 15)
+  f <- diagonal_terms_fit(d, 15)
   th <- f$theta
   for (k in c(3, 5, 7, 11, 15)) {
     ours <- glmmgee:::loglik_at_theta(f, th, nAGQ = k)
@@ -138,14 +138,14 @@ test_that("AGHQ matches GLMMadaptive's at equal nAGQ at the same parameters", {
     expect_lt(abs(ours - ga), 1e-7)
   }
   # Poisson, a real slope; the nAGQ = 15 value also against brute force.
-  fp <- nagq36_fit(d, 15, yp ~ x + (1 | hw) + (0 + xf | hw), poisson)
+  fp <- diagonal_terms_fit(d, 15, yp ~ x + (1 | hw) + (0 + xf | hw), poisson)
   tp <- fp$theta
   for (k in c(3, 5, 7, 11, 15)) {
     ours <- glmmgee:::loglik_at_theta(fp, tp, nAGQ = k)
     ga <- at(yp ~ x, ~ xf || hw, poisson(), tp[1:2], tp[3:4]^2, k)
     expect_lt(abs(ours - ga), 1e-6)
   }
-  bfp <- nagq36_brute(d$yp, drop(cbind(1, d$x) %*% tp[1:2]), d$xf, d$hw, tp[3], tp[4],
+  bfp <- diagonal_terms_brute(d$yp, drop(cbind(1, d$x) %*% tp[1:2]), d$xf, d$hw, tp[3], tp[4],
                       family = "poisson")
   expect_lt(abs(as.numeric(logLik(fp)) - bfp), 1e-8)
 })

@@ -3,7 +3,7 @@
 # 0 + f + x (and of lme4 / geepack on the covariate near zero), whatever
 # the order of the columns in the formula.
 
-order31_sleep <- function() {
+column_order_sleep <- function() {
   skip_if_not_installed("lme4")
   d <- lme4::sleepstudy
   d$f <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
@@ -17,7 +17,7 @@ order31_sleep <- function() {
 
 # The fit of 0 + x + f against the one of 0 + f + x: the same coefficients
 # and covariance, reported in the user's order.
-order31_same <- function(a, b, tol_b, tol_se) {
+column_order_same <- function(a, b, tol_b, tol_se) {
   nm <- names(fixef(a))
   expect_identical(nm[-1], names(fixef(b))[-length(nm)])
   expect_equal(as.numeric(logLik(a)), as.numeric(logLik(b)), tolerance = 1e-8)
@@ -26,7 +26,7 @@ order31_same <- function(a, b, tol_b, tol_se) {
 }
 
 test_that("0 + x + f, x = Days + 1e8: lmer's fit on Days, as 0 + f + x (gaussian)", {
-  d <- order31_sleep()
+  d <- column_order_sleep()
   # Before: refused as rank deficient (the column before the indicators was
   # only scaled, collinear with them to 1e-16).
   a <- glmm(Reaction ~ 0 + x + f + (1 | Subject), d)
@@ -37,7 +37,7 @@ test_that("0 + x + f, x = Days + 1e8: lmer's fit on Days, as 0 + f + x (gaussian
   expect_equal(unname(fixef(a)["x"]), unname(lme4::fixef(l0)["Days"]), tolerance = 1e-6)
   expect_equal(unname(sqrt(vcov(a)["x", "x"])), sqrt(as.matrix(vcov(l0))["Days", "Days"]),
                tolerance = 1e-5)
-  order31_same(a, b, 1e-7, 1e-5)
+  column_order_same(a, b, 1e-7, 1e-5)
   # Another factor's indicators beside the spanning ones.
   a <- glmm(Reaction ~ 0 + x + f + G + (1 | Subject), d)
   l0 <- lme4::lmer(Reaction ~ 0 + Days + f + G + (1 | Subject), d, REML = FALSE)
@@ -51,7 +51,7 @@ test_that("0 + x + f, x = Days + 1e8: lmer's fit on Days, as 0 + f + x (gaussian
 })
 
 test_that("0 + x + f, x far from zero: glmer's fit on Days (binomial)", {
-  d <- order31_sleep()
+  d <- column_order_sleep()
   a <- glmm(yb ~ 0 + x + f + (1 | Subject), d, family = binomial, nAGQ = 1)
   g0 <- lme4::glmer(yb ~ 0 + Days + f + (1 | Subject), d, family = binomial)
   expect_equal(as.numeric(logLik(a)), as.numeric(logLik(g0)), tolerance = 1e-6)
@@ -64,7 +64,7 @@ test_that("0 + x + f, x far from zero: glmer's fit on Days (binomial)", {
   expect_equal(as.numeric(logLik(a2)), as.numeric(logLik(g3)), tolerance = 1e-8)
   expect_equal(unname(fixef(a2)["x2"]) * 1e-6, unname(fixef(g3)["Days"]), tolerance = 1e-5)
   expect_true(all(is.finite(sqrt(diag(vcov(a2))))))
-  order31_same(a2, b2, 1e-6, 1e-4)
+  column_order_same(a2, b2, 1e-6, 1e-4)
 })
 
 test_that("0 + x + f on simulated data: the fit on the covariate near zero", {
@@ -99,7 +99,7 @@ test_that("0 + x + f on simulated data: the fit on the covariate near zero", {
 # a design without an intercept); kept so that the order stays immaterial.
 test_that("0 + x + f, x far from zero: gee() is geepack's fit on Days", {
   skip_if_not_installed("geepack")
-  d <- order31_sleep()
+  d <- column_order_sleep()
   e <- gee(Reaction ~ 0 + x + f, data = d, id = Subject, corstr = "exchangeable")
   e0 <- geepack::geeglm(Reaction ~ 0 + Days + f, data = d, id = Subject, corstr = "exchangeable")
   expect_equal(unname(coef(e)["x"]), unname(coef(e0)["Days"]), tolerance = 1e-6)

@@ -136,3 +136,26 @@ test_that("every OpenMP region of src/ is a call of parallel_for(), the region s
                paste(pragmas[!startsWith(pragmas, "util/parallel.h:")], collapse = ", ")))
   expect_length(pragmas, 1L)
 })
+
+test_that("no name in R/ or the tests carries a work-round number", {
+  # A name says what it holds (zi_slope_fit, not a round label such as
+  # zire and 27): <word><two digits>_... or <word><two digits>() tells a
+  # reader only when it was written. Digits that mean something (log10,
+  # 01 for binary, bit64's integer64) are not of that form.
+  dir <- source_r_dir()
+  skip_if(is.null(dir), "the package's R/ sources are not beside the tests")
+  files <- c(list.files(dir, pattern = "[.][Rr]$", full.names = TRUE),
+             list.files(testthat::test_path(), pattern = "[.][Rr]$", full.names = TRUE))
+  pattern <- "\\b(?!integer64)([a-z]{2,}[2-9][0-9]_[a-z]|[a-z_]{3,}[2-9][0-9]\\()"
+  hits <- unlist(lapply(files, function(f) {
+    src <- readLines(f, warn = FALSE)
+    m <- regmatches(src, gregexpr(pattern, src, perl = TRUE))
+    at <- which(lengths(m) > 0L)
+    if (length(at)) sprintf("%s:%d %s", basename(f), at, vapply(m[at], `[`, "", 1L))
+  }))
+  expect(!length(hits), paste("names with a work-round number:", paste(hits, collapse = ", ")))
+  # The rule itself.
+  expect_true(grepl(pattern, paste0("zire", "27_fit <- 1"), perl = TRUE))
+  expect_true(grepl(pattern, paste0("w <- wine", "35()"), perl = TRUE))
+  expect_false(grepl(pattern, "column_is01(x); log10(y); fz25 <- integer64(1)", perl = TRUE))
+})

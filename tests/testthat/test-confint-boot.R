@@ -16,7 +16,7 @@ mc_se_perc <- function(t, level = 0.95) {
   sqrt(p * (1 - p) / length(t)) / (stats::dnorm(stats::qnorm(p)) / stats::sd(t))
 }
 
-boot35_cbpp_fits <- function() {
+boot_cbpp_fits <- function() {
   cbpp <- lme4::cbpp
   # the same approximation as glmer's (Laplace)
   list(ours = glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
@@ -32,7 +32,7 @@ boot35_cbpp_fits <- function() {
 
 test_that("confint(method = 'boot') of a binomial GLMM agrees with lme4's within Monte Carlo error", {
   skip_if_not_installed("lme4")
-  f <- boot35_cbpp_fits()
+  f <- boot_cbpp_fits()
   B <- 200L
   ci <- suppressWarnings(confint(f$ours, method = "boot", nsim = B, seed = 11, boot.type = "norm"))
   # the same rows, names and scale as the Wald intervals
@@ -165,11 +165,11 @@ test_that("confint(method = 'boot') refuses the fits it does not support, and ba
   expect_error(confint(bridge, method = "boot", nsim = 10), "non-normal")
 })
 
-boot35_sleep_fit <- function() glmm(Reaction ~ Days + (Days | Subject), data = lme4::sleepstudy)
+boot_sleep_fit <- function() glmm(Reaction ~ Days + (Days | Subject), data = lme4::sleepstudy)
 
 test_that("simulate(newdata, re.form = NA) draws new random effects: means and variances of predict() and VarCorr()", {
   skip_if_not_installed("lme4")
-  fm <- boot35_sleep_fit()
+  fm <- boot_sleep_fit()
   nd <- data.frame(Days = c(0, 4, 9, 9), Subject = c("308", "308", "new", "new"),
                    row.names = c("a", "b", "c", "d"))
   N <- 4000L
@@ -197,7 +197,7 @@ test_that("simulate(newdata, re.form = NA) draws new random effects: means and v
 
 test_that("simulate(newdata, re.form = NULL) conditions on the fitted clusters; new levels drawn or refused", {
   skip_if_not_installed("lme4")
-  fm <- boot35_sleep_fit()
+  fm <- boot_sleep_fit()
   nd <- data.frame(Days = c(0, 9, 9), Subject = c("308", "308", "new"))
   expect_error(simulate(fm, nsim = 1, newdata = nd, re.form = NULL), "'new'.*allow.new.levels")
   N <- 4000L
@@ -217,7 +217,7 @@ test_that("simulate(newdata, re.form = NULL) conditions on the fitted clusters; 
 
 test_that("simulate(newdata) for a binomial GLMM: trials from newdata, and lme4's distribution", {
   skip_if_not_installed("lme4")
-  f <- boot35_cbpp_fits()
+  f <- boot_cbpp_fits()
   nd <- data.frame(period = factor(1:4), herd = factor(c(1, 1, 2, 2), levels = levels(lme4::cbpp$herd)),
                    incidence = 0, size = c(5, 10, 20, 40))
   s <- simulate(f$ours, nsim = 5, seed = 1, newdata = nd)

@@ -5,7 +5,7 @@
 # fit on Days * a is the fit on Days with log(sd(slope)) shifted by -log(a);
 # homdiag() only under one scale for all its columns.
 
-farsp27_data <- function() {
+column_scale_data <- function() {
   data(sleepstudy, package = "lme4", envir = environment())
   d <- sleepstudy
   d$h <- factor(rep(1:5, length.out = nrow(d)))
@@ -16,7 +16,7 @@ farsp27_data <- function() {
 # theta on Days (log standard deviations), with their standard errors where
 # glmmTMB gives them (from 1.1.10 on none where its Hessian is not
 # positive definite: here (1 | h)'s variance is at 0).
-farsp27_vs_tmb <- function(f, t1, shift, tol = 2e-5) {
+column_scale_vs_tmb <- function(f, t1, shift, tol = 2e-5) {
   ps <- f$structures[[1]]$parameters
   expect_equal(unname(ps), unname(glmmTMB::getME(t1, "theta")[seq_along(ps)]) + shift,
                tolerance = tol)
@@ -29,7 +29,7 @@ farsp27_vs_tmb <- function(f, t1, shift, tol = 2e-5) {
 test_that("diag(Days * a | Subject) + (1 | h): REML and ML equal glmmTMB on Days for any a", {
   skip_if_not_installed("glmmTMB")
   skip_if_not_installed("lme4")
-  d <- farsp27_data()
+  d <- column_scale_data()
   for (reml in c(TRUE, FALSE)) {
     t1 <- suppressWarnings(glmmTMB::glmmTMB(Reaction ~ Days + diag(Days | Subject) + (1 | h), d,
                                             REML = reml))
@@ -44,7 +44,7 @@ test_that("diag(Days * a | Subject) + (1 | h): REML and ML equal glmmTMB on Days
       expect_false(any(grepl("convergence|Hessian", f$optinfo$warnings)))
       shift <- if (reml) -log(a) else 0
       expect_equal(as.numeric(logLik(f)), as.numeric(logLik(t1)) + shift, tolerance = 1e-8)
-      farsp27_vs_tmb(f, t1, c(0, -log(a)))
+      column_scale_vs_tmb(f, t1, c(0, -log(a)))
       expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(t1)$cond) * c(1, 1 / a),
                    tolerance = 1e-5)
       se_t1 <- suppressWarnings(unname(sqrt(diag(vcov(t1)$cond))))
@@ -70,7 +70,7 @@ test_that("diag(Days * a | Subject) + (1 | h): REML and ML equal glmmTMB on Days
 test_that("a Poisson diag() term with Days * 1e3 is the fit on Days (sparse Laplace)", {
   skip_if_not_installed("glmmTMB")
   skip_if_not_installed("lme4")
-  d <- farsp27_data()
+  d <- column_scale_data()
   set.seed(2727)
   d$y <- rpois(nrow(d), exp(1 + 0.1 * d$Days + rnorm(18, sd = 0.3)[d$Subject] +
                              rnorm(18, sd = 0.05)[d$Subject] * d$Days + rnorm(5, sd = 0.2)[d$h]))
@@ -82,7 +82,7 @@ test_that("a Poisson diag() term with Days * 1e3 is the fit on Days (sparse Lapl
     f <- glmm(y ~ Dx + diag(Dx | Subject) + (1 | h), d, family = poisson)
     expect_length(f$optinfo$warnings, 0L)
     expect_equal(as.numeric(logLik(f)), as.numeric(logLik(t1)), tolerance = 1e-7)
-    farsp27_vs_tmb(f, t1, c(0, -log(a)), tol = 1e-4)
+    column_scale_vs_tmb(f, t1, c(0, -log(a)), tol = 1e-4)
     expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(t1)$cond))) * c(1, 1 / a),
                  tolerance = 1e-3)
   }
@@ -120,7 +120,7 @@ test_that("homdiag() with both columns in the same far units: one scale, the fit
 })
 
 test_that("structured terms in units near 1 run on the user's Z", {
-  d <- farsp27_data()
+  d <- column_scale_data()
   f <- suppressWarnings(glmm(Reaction ~ Days + diag(Days | Subject) + (1 | h), d, REML = TRUE))
   expect_null(f$optinfo$scaled_z)
   d$Dx <- d$Days * 10
@@ -282,7 +282,7 @@ test_that("us(x | g), as documented, is the unstructured term", {
 
 test_that("diag(Days * a | Subject) alone (one-factor structured route) is the fit on Days", {
   skip_if_not_installed("glmmTMB")
-  d <- farsp27_data()
+  d <- column_scale_data()
   t1 <- glmmTMB::glmmTMB(Reaction ~ Days + diag(Days | Subject), d)
   f1 <- glmm(Reaction ~ Days + diag(Days | Subject), d)
   expect_null(f1$optinfo$scaled_z)
@@ -294,7 +294,7 @@ test_that("diag(Days * a | Subject) alone (one-factor structured route) is the f
     expect_false(is.null(f$optinfo$scaled_z))
     expect_identical(f$optinfo$warnings, f1$optinfo$warnings)
     expect_equal(as.numeric(logLik(f)), as.numeric(logLik(t1)), tolerance = 1e-9)
-    farsp27_vs_tmb(f, t1, c(0, -log(a)))
+    column_scale_vs_tmb(f, t1, c(0, -log(a)))
     expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(t1)$cond))) * c(1, 1 / a),
                  tolerance = 1e-4)
     expect_equal(unname(as.matrix(ranef(f)$Subject)),

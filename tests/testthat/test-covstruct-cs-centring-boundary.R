@@ -5,7 +5,7 @@
 # mapped back (covstruct-cs-two-columns.R, cs2_back_boundary()).
 
 # One grouping factor, a random intercept only (true slope variance zero).
-bound35_data <- function(seed, M = 30, n = 8) {
+cs_boundary_data <- function(seed, M = 30, n = 8) {
   set.seed(seed)
   a <- factor(rep(seq_len(M), each = n))
   x <- rnorm(M * n)
@@ -15,7 +15,7 @@ bound35_data <- function(seed, M = 30, n = 8) {
 test_that("a far-off cs(x2 | a) on the boundary reaches the unstructured optimum", {
   skip_if_not_installed("lme4")
   for (seed in c(2, 1)) {
-    d <- bound35_data(seed)
+    d <- cs_boundary_data(seed)
     # lme4 on the covariate as given stops short in far units; its fit on
     # x is the same model (any invertible map of the columns).
     l4 <- as.numeric(logLik(suppressMessages(lme4::lmer(y ~ x + (x | a), d, REML = FALSE))))

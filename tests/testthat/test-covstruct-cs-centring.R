@@ -5,7 +5,7 @@
 
 # cs()'s parameters (log sd1, log sd2, logit-scale rho, i.e. 2 atanh(rho))
 # of a 2 x 2 covariance.
-cs27_par <- function(V) {
+cs_centring_par <- function(V) {
   s <- sqrt(diag(V))
   c(log(s), 2 * atanh(V[1, 2] / prod(s)))
 }
@@ -13,7 +13,7 @@ cs27_par <- function(V) {
 # Central differences of those parameters in Lambda's entries
 # (l11, l21, l22), written through rho / sqrt(1 - rho^2) = l21 / l22 so that
 # a correlation within 1e-13 of -1 keeps its digits.
-cs27_jacobian <- function(l, h = 1e-6) {
+cs_centring_jacobian <- function(l, h = 1e-6) {
   f <- function(l) c(log(abs(l[1])), 0.5 * log(l[2]^2 + l[3]^2), 2 * sign(l[1]) * asinh(l[2] / abs(l[3])))
   vapply(1:3, function(j) {
     e <- replace(numeric(3), j, h * abs(l[j]))
@@ -41,14 +41,14 @@ test_that("cs(x * 1e-6 - 5 | a) + homdiag(1 | b): REML and ML are lmer's optimum
     Va <- Tm %*% unclass(lme4::VarCorr(l1))$a %*% t(Tm)
     s <- f2$structures[[1]]
     expect_identical(s$kind, "cs")
-    expect_equal(unname(s$parameters), cs27_par(Va), tolerance = 1e-4)
+    expect_equal(unname(s$parameters), cs_centring_par(Va), tolerance = 1e-4)
     expect_equal(unname(s$sd), sqrt(diag(Va)), tolerance = 1e-4)
     expect_equal(s$rho, Va[1, 2] / sqrt(prod(diag(Va))), tolerance = 1e-4)
     expect_equal(unname(unclass(VarCorr(f2))$a[1:2, 1:2]), unname(Va), tolerance = 1e-4)
     # Standard errors: the unstructured fit's, carried by the delta method.
     lam <- fu$theta_structure[grep("^us\\(", names(fu$theta_structure))]
     k <- match(names(lam), names(fu$theta_structure))
-    J <- cs27_jacobian(unname(lam))
+    J <- cs_centring_jacobian(unname(lam))
     se <- sqrt(diag(J %*% fu$cov_theta[k, k] %*% t(J)))
     expect_equal(unname(s$se), se, tolerance = 1e-4)
   }
@@ -63,7 +63,7 @@ test_that("a Poisson cs(x * 1e-6 - 5 | a) + homdiag(1 | b) is the unstructured f
   expect_false(f1$singular)
   expect_far_slope_mapped(f2, f1, Tm)
   Va <- Tm %*% unclass(VarCorr(f1))$a[1:2, 1:2] %*% t(Tm)
-  expect_equal(unname(f2$structures[[1]]$parameters), cs27_par(Va), tolerance = 1e-4)
+  expect_equal(unname(f2$structures[[1]]$parameters), cs_centring_par(Va), tolerance = 1e-4)
   expect_equal(f2$structures[[2]]$sd, f1$structures[[2]]$sd, tolerance = 1e-5)
 })
 
@@ -85,7 +85,7 @@ test_that("one grouping factor: a far-off two-column cs() is lmer's optimum (gau
   expect_true(isTRUE(f$optinfo$centred_z))
   expect_equal(as.numeric(logLik(f)), as.numeric(logLik(l1)), tolerance = 1e-9)
   Va <- Tm %*% unclass(lme4::VarCorr(l1))$a %*% t(Tm)
-  expect_equal(unname(f$structures[[1]]$parameters), cs27_par(Va), tolerance = 1e-4)
+  expect_equal(unname(f$structures[[1]]$parameters), cs_centring_par(Va), tolerance = 1e-4)
   expect_equal(unname(fixef(f)), unname(drop(Tm %*% lme4::fixef(l1))), tolerance = 1e-5)
   # Adaptive quadrature (Poisson's default nAGQ = 7) integrates on the
   # term's centred columns, as the unstructured route does (it warned and
@@ -133,7 +133,7 @@ test_that("cs(0 + time | id) + (1 | site) taking up the residual: fixed-effect S
 
 # Every id's three values in all six orders: the time columns are
 # exchangeable, and the fit's cs() standard deviations come out equal.
-cs27_exchangeable <- function() {
+cs_centring_exchangeable <- function() {
   set.seed(3)
   n0 <- 20
   L <- matrix(0.5, 3, 3) + diag(0.5, 3)
@@ -146,7 +146,7 @@ cs27_exchangeable <- function() {
 
 test_that("a three-column cs() at equal standard deviations with one observation per id and time: residual not identified", {
   skip_if_not_installed("glmmTMB")
-  d <- cs27_exchangeable()
+  d <- cs_centring_exchangeable()
   w <- character()
   f <- withCallingHandlers(glmm(y ~ 1 + cs(0 + time | id), d), warning = function(e) {
     w <<- c(w, conditionMessage(e))
@@ -173,7 +173,7 @@ test_that("a three-column cs() at equal standard deviations with one observation
 })
 
 test_that("the several-term route: a three-column cs() at equal standard deviations is marked too", {
-  d <- cs27_exchangeable()
+  d <- cs_centring_exchangeable()
   d$site <- factor(rep(1:5, length.out = nrow(d)))
   f <- suppressWarnings(glmm(y ~ 1 + cs(0 + time | id) + (1 | site), d))
   expect_equal(max(f$structures[[1]]$sd) / min(f$structures[[1]]$sd), 1, tolerance = 1e-5)

@@ -6,7 +6,7 @@
 # relative off. The fits keep the covariance on the optimizer's standardized
 # scale and the delta methods form (G T) V* (G T)' from it.
 
-dse25_data <- function() {
+derived_se_data <- function() {
   units_panel(function(d, b) {
     d$yb <- rbinom(nrow(d), 1, plogis(-0.3 + 0.6 * d$x + 0.5 * (d$trt == "1") + b))
     d$yp <- rpois(nrow(d), exp(0.2 + 0.3 * d$x + 0.3 * (d$trt == "1") + 0.5 * b +
@@ -58,7 +58,7 @@ expect_hand_link_se <- function(fit, nd, se_units) {
 }
 
 test_that("glmm binomial, one grouping factor: derived standard errors free of x's units", {
-  d <- dse25_data()
+  d <- derived_se_data()
   fits <- expect_units_free(function(v)
     glmm(as.formula(paste("yb ~", v, "+ trt + (1 | id)")), d, family = binomial), d)
   nd <- d[c(1, 7, 33), ]
@@ -66,7 +66,7 @@ test_that("glmm binomial, one grouping factor: derived standard errors free of x
 })
 
 test_that("glmm poisson, several terms (sparse route): derived standard errors free of x's units", {
-  d <- dse25_data()
+  d <- derived_se_data()
   fits <- expect_units_free(function(v)
     glmm(as.formula(paste("yp ~", v, "+ trt + (1 | id) + (1 | g2)")), d, family = poisson), d)
   expect_s3_class(fits[[2]], "glmmgee_glmm_sparse")
@@ -75,7 +75,7 @@ test_that("glmm poisson, several terms (sparse route): derived standard errors f
 })
 
 test_that("gee binomial exchangeable: derived standard errors free of x's units (and geepack's)", {
-  d <- dse25_data()
+  d <- derived_se_data()
   fits <- expect_units_free(function(v)
     gee(as.formula(paste("yb ~", v, "+ trt")), id = id, data = d, family = binomial,
         corstr = "exchangeable"), d)
@@ -106,7 +106,7 @@ test_that("glmm gaussian (linear mixed model routes): derived standard errors fr
   # The linear mixed models map their fixed effects by lmm_standard_x():
   # the one-factor and several-term routes keep the standardized covariance
   # too.
-  d <- dse25_data()
+  d <- derived_se_data()
   d$yg <- d$x + 0.3 * (d$trt == "1") + rnorm(60)[as.integer(d$id)] + rnorm(10)[as.integer(d$g2)] +
     rnorm(nrow(d))
   expect_units_free(function(v) glmm(as.formula(paste("yg ~", v, "+ trt + (1 | id)")), d), d)
@@ -126,13 +126,13 @@ test_that("glmm gaussian (linear mixed model routes): derived standard errors fr
 # (plus the between-cluster term, which standardize() adds as it is).
 test_that("zero-inflated and hurdle fits: derived standard errors free of x's units", {
   d <- units_invariance_data()
-  fits <- expect_units_free26(function(v)
-    glmm(fm26("yz", v), d, family = poisson, ziformula = ~ 1), d)
+  fits <- expect_units_invariant(function(v)
+    glmm(units_formula("yz", v), d, family = poisson, ziformula = ~ 1), d)
   # The zero part's own covariate in micro-units as well.
-  expect_units_free26(function(v)
-    glmm(fm26("yz", v), d, family = poisson, ziformula = as.formula(paste("~", v))), d)
-  expect_units_free26(function(v)
-    glmm(fm26("yz", v), d, family = truncated_poisson(), ziformula = ~ 1), d)
+  expect_units_invariant(function(v)
+    glmm(units_formula("yz", v), d, family = poisson, ziformula = as.formula(paste("~", v))), d)
+  expect_units_invariant(function(v)
+    glmm(units_formula("yz", v), d, family = truncated_poisson(), ziformula = ~ 1), d)
   skip_if_not_installed("glmmTMB")
   # The well-scaled zero-inflated fit's marginal mean at trt = 1 over the
   # data equals glmmTMB's estimates plugged into the same formula, and the
@@ -159,17 +159,17 @@ test_that("zero-inflated and hurdle fits: derived standard errors free of x's un
 
 test_that("two-part fits with several terms or zero-part random effects: derived standard errors free of x's units", {
   d <- units_invariance_data()
-  fits <- expect_units_free26(function(v)
-    glmm(fm26("yz", v, "(1 | id) + (1 | g2)"), d, family = poisson, ziformula = ~ 1), d)
+  fits <- expect_units_invariant(function(v)
+    glmm(units_formula("yz", v, "(1 | id) + (1 | g2)"), d, family = poisson, ziformula = ~ 1), d)
   expect_s3_class(fits[[2]], "glmmgee_glmm_sparse")
-  expect_units_free26(function(v)
-    glmm(fm26("yz", v), d, family = poisson, ziformula = ~ (1 | id)), d)
+  expect_units_invariant(function(v)
+    glmm(units_formula("yz", v), d, family = poisson, ziformula = ~ (1 | id)), d)
 })
 
 test_that("cumulative fits (one factor, several terms): category probabilities' standard errors free of x's units", {
   d <- units_invariance_data()
-  fits <- expect_units_free26(function(v) glmm(fm26("yo", v), d, family = cumulative()), d)
-  fs <- expect_units_free26(function(v) glmm(fm26("yo", v, "(1 | id) + (1 | g2)"), d,
+  fits <- expect_units_invariant(function(v) glmm(units_formula("yo", v), d, family = cumulative()), d)
+  fs <- expect_units_invariant(function(v) glmm(units_formula("yo", v, "(1 | id) + (1 | g2)"), d,
                                               family = cumulative()), d)
   # The same fit and the same probabilities whatever the units.
   expect_equal(logLik(fits[[2]]), logLik(fits[[1]]), tolerance = 1e-9)
@@ -196,7 +196,7 @@ test_that("known-covariance gaussian fits: derived standard errors free of x's u
   d <- units_invariance_data()
   K <- diag(60)
   rownames(K) <- colnames(K) <- levels(d$id)
-  fits <- expect_units_free26(function(v) glmm(fm26("yg", v), d, covariance = list(id = K)), d,
+  fits <- expect_units_invariant(function(v) glmm(units_formula("yg", v), d, covariance = list(id = K)), d,
                               tolerance = 1e-6)
   skip_if_not_installed("lme4")
   lm4 <- lme4::lmer(yg ~ x + trt + (1 | id), d, REML = FALSE)
@@ -216,7 +216,7 @@ test_that("predict(se.fit = TRUE) of zero-inflated and hurdle fits: glmmTMB's st
   types <- c("link", "zlink", "zprob", "conditional", "response")
   for (fam in c("zi", "hurdle")) {
     fits <- lapply(c("x", "x2", "x3"), function(v)
-      suppressWarnings(glmm(fm26("yz", v), d, ziformula = as.formula(paste("~", v)), nAGQ = 1,
+      suppressWarnings(glmm(units_formula("yz", v), d, ziformula = as.formula(paste("~", v)), nAGQ = 1,
                             family = if (fam == "zi") poisson else truncated_poisson())))
     for (ty in types) {
       p <- lapply(fits, predict, newdata = nd, type = ty, re.form = NA, se.fit = TRUE)

@@ -175,7 +175,7 @@ test_that("a dispersion at its no-overdispersion limit is said, not 'doubtful co
 # their no-overdispersion limit (Inf) are verified, said and recorded as
 # nbinom1's phi -> 0 was, and as dispersion_limit() does for unstructured
 # terms: left out of the convergence test and the covariance.
-trust24_ar1_data <- function(under) {
+dispersion_limit_ar1_data <- function(under) {
   set.seed(2)
   G <- 40; Tn <- 4; R <- 3
   d <- data.frame(g = factor(rep(1:G, each = Tn * R)), t = factor(rep(rep(1:Tn, each = R), G)))
@@ -192,7 +192,7 @@ trust24_ar1_data <- function(under) {
 }
 
 test_that("nbinom2 with a structured covariance at theta -> Inf: the Poisson fit, said and recorded", {
-  d <- trust24_ar1_data(TRUE)
+  d <- dispersion_limit_ar1_data(TRUE)
   for (st in c("ar1", "cs", "homdiag", "diag")) {
     f <- stats::as.formula(sprintf("yu ~ x + %s(t + 0 | g)", st))
     p <- glmm(f, data = d, family = poisson())
@@ -208,7 +208,7 @@ test_that("nbinom2 with a structured covariance at theta -> Inf: the Poisson fit
 })
 
 test_that("betabinomial with ar1() at phi -> Inf: the binomial fit, said and recorded", {
-  d <- trust24_ar1_data(FALSE)
+  d <- dispersion_limit_ar1_data(FALSE)
   f <- cbind(k, n - k) ~ x + ar1(t + 0 | g)
   b <- glmm(f, data = d, family = binomial())
   expect_warning(bb <- glmm(f, data = d, family = betabinomial()),
@@ -220,7 +220,7 @@ test_that("betabinomial with ar1() at phi -> Inf: the binomial fit, said and rec
 })
 
 test_that("nbinom2 with ar1() and overdispersed counts: no limit reported", {
-  d <- trust24_ar1_data(FALSE)
+  d <- dispersion_limit_ar1_data(FALSE)
   d$yo <- rnbinom(nrow(d), mu = exp(0.5 + 0.3 * d$x), size = 2)
   nb <- glmm(yo ~ x + ar1(t + 0 | g), data = d, family = nbinom2())
   expect_false(nb$optinfo$dispersion_limit)

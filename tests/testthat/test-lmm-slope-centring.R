@@ -4,11 +4,11 @@
 
 # The well-scaled fit's quantities in the units of x2 = x * a + c
 # (x = (x2 - c) / a): b0' = b0 - c b1 / a, b1' = b1 / a.
-rscale26_map <- function(a, c) matrix(c(1, 0, -c / a, 1 / a), 2, 2)
+slope_centring_map <- function(a, c) matrix(c(1, 0, -c / a, 1 / a), 2, 2)
 
 # sd of the slope's random effect and its delta-method variance from
 # cov_theta (lambda[1,1], lambda[2,1], lambda[2,2]).
-rscale26_slope_sd <- function(fit) {
+slope_centring_slope_sd <- function(fit) {
   lam <- fit$theta[grep("^lambda", names(fit$theta))]
   V <- fit$cov_theta[names(lam), names(lam)]
   s <- sqrt(lam[2]^2 + lam[3]^2)
@@ -16,8 +16,8 @@ rscale26_slope_sd <- function(fit) {
   c(sd = unname(s), var = drop(t(g) %*% V %*% g))
 }
 
-rscale26_check <- function(f1, f2, a, c, reml) {
-  Tm <- rscale26_map(a, c)
+slope_centring_check <- function(f1, f2, a, c, reml) {
+  Tm <- slope_centring_map(a, c)
   expect_true(f2$optinfo$convergence == 0L)
   expect_length(f2$optinfo$warnings, 0L)
   expect_false(isTRUE(f2$singular))
@@ -42,8 +42,8 @@ rscale26_check <- function(f1, f2, a, c, reml) {
   # about 7 digits of the last 16 are lost to the user's units themselves.
   expect_equal(unname(fitted(f2)), unname(fitted(f1)), tolerance = 1e-7)
   # The covariance of the parameters maps by the Jacobian of the exact map.
-  s1 <- rscale26_slope_sd(f1)
-  s2 <- rscale26_slope_sd(f2)
+  s1 <- slope_centring_slope_sd(f1)
+  s2 <- slope_centring_slope_sd(f2)
   expect_equal(s2[["sd"]], s1[["sd"]] / abs(a), tolerance = 1e-7)
   expect_equal(s2[["var"]], s1[["var"]] / a^2, tolerance = 1e-5)
   expect_equal(f2$cov_theta["log(sigma)", "log(sigma)"],
@@ -60,7 +60,7 @@ test_that("sleepstudy with Days * 1e-6 - 5 in the random part: REML and ML are D
   for (reml in c(TRUE, FALSE)) {
     f1 <- glmm(Reaction ~ Days + (Days | Subject), d, REML = reml)
     f2 <- glmm(Reaction ~ Days2 + (Days2 | Subject), d, REML = reml)
-    rscale26_check(f1, f2, 1e-6, -5, reml)
+    slope_centring_check(f1, f2, 1e-6, -5, reml)
     # lmer on the well-scaled design (it does not converge on Days2).
     l1 <- lme4::lmer(Reaction ~ Days + (Days | Subject), d, REML = reml)
     expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(l1)) + if (reml) log(1e6) else 0,
@@ -81,7 +81,7 @@ test_that("1000 simulated clusters with x * 1e-6 - 5 in the random part converge
   for (reml in c(TRUE, FALSE)) {
     f1 <- glmm(y ~ x + (x | g), d, REML = reml)
     f2 <- glmm(y ~ x2 + (x2 | g), d, REML = reml)
-    rscale26_check(f1, f2, 1e-6, -5, reml)
+    slope_centring_check(f1, f2, 1e-6, -5, reml)
   }
 })
 
@@ -95,6 +95,6 @@ test_that("rows at weight zero: the centring uses the kept rows and the fit stay
   for (reml in c(TRUE, FALSE)) {
     f1 <- glmm(Reaction ~ Days + (Days | Subject), d, weights = w, REML = reml)
     f2 <- glmm(Reaction ~ Days2 + (Days2 | Subject), d, weights = w, REML = reml)
-    rscale26_check(f1, f2, 1e-6, -5, reml)
+    slope_centring_check(f1, f2, 1e-6, -5, reml)
   }
 })

@@ -6,7 +6,7 @@
 # covariate (x * 1e-6 - 5, where lmer's own value is off by 1e-3 to 2e-2);
 # the diagonal-Lambda Hessian with slopes (`||`) against numDeriv.
 
-engine36_data <- function(seed, na, nb, nc = 0, reps = 1, drop = 0, sb = 0.7,
+sparse_engine_data <- function(seed, na, nb, nc = 0, reps = 1, drop = 0, sb = 0.7,
                           sx = 0.5, nested = FALSE) {
   set.seed(seed)
   d <- if (nested) {
@@ -35,14 +35,14 @@ engine36_data <- function(seed, na, nb, nc = 0, reps = 1, drop = 0, sb = 0.7,
 test_that("several-term LMM fits reach lmer's best optimum (REML and ML)", {
   skip_if_not_installed("lme4")
   cases <- list(
-    list(engine36_data(3, 30, 25, drop = 0.85), y ~ x + (1 | a) + (1 | b)),            # tiny groups
-    list(engine36_data(4, 8, 6, 5), y ~ x + (1 | a) + (1 | b) + (1 | c)),              # 3 crossed
-    list(engine36_data(7, 6, 30, reps = 2, nested = TRUE), y ~ x + (1 | a) + (1 | b)), # blocks of 31
-    list(engine36_data(8, 6, 3, 3, reps = 2, nested = TRUE), y ~ x + (1 | a) + (1 | b) + (1 | c)),
-    list(engine36_data(12, 40, 30, drop = 0.5), y ~ x + (1 | a) + (1 | b)),            # one block of 70
-    list(engine36_data(10, 12, 10, reps = 2, sb = 0), y ~ x + (1 | a) + (1 | b)),      # singular
-    list(engine36_data(16, 40, 30, drop = 0.5, sx = 0.6), y ~ x + (x || a) + (1 | b)),
-    list(engine36_data(17, 8, 30, reps = 2, nested = TRUE, sx = 0.6), y ~ x + (x || b) + (1 | a)),
+    list(sparse_engine_data(3, 30, 25, drop = 0.85), y ~ x + (1 | a) + (1 | b)),            # tiny groups
+    list(sparse_engine_data(4, 8, 6, 5), y ~ x + (1 | a) + (1 | b) + (1 | c)),              # 3 crossed
+    list(sparse_engine_data(7, 6, 30, reps = 2, nested = TRUE), y ~ x + (1 | a) + (1 | b)), # blocks of 31
+    list(sparse_engine_data(8, 6, 3, 3, reps = 2, nested = TRUE), y ~ x + (1 | a) + (1 | b) + (1 | c)),
+    list(sparse_engine_data(12, 40, 30, drop = 0.5), y ~ x + (1 | a) + (1 | b)),            # one block of 70
+    list(sparse_engine_data(10, 12, 10, reps = 2, sb = 0), y ~ x + (1 | a) + (1 | b)),      # singular
+    list(sparse_engine_data(16, 40, 30, drop = 0.5, sx = 0.6), y ~ x + (x || a) + (1 | b)),
+    list(sparse_engine_data(17, 8, 30, reps = 2, nested = TRUE, sx = 0.6), y ~ x + (x || b) + (1 | a)),
     list(lme4::Penicillin, diameter ~ 1 + (1 | plate) + (1 | sample)),
     list(lme4::Pastes, strength ~ 1 + (1 | batch/cask)),
     list(lme4::cake, angle ~ recipe + temperature + (1 | replicate) + (1 | recipe:replicate)))
@@ -56,7 +56,7 @@ test_that("several-term LMM fits reach lmer's best optimum (REML and ML)", {
     expect_gt(as.numeric(logLik(fit)) - ref, -1e-8, label = paste(i, reml, "logLik - lmer's"))
   }
   # weights and an offset on nested blocks above 24 levels
-  d <- engine36_data(7, 6, 30, reps = 2, nested = TRUE)
+  d <- sparse_engine_data(7, 6, 30, reps = 2, nested = TRUE)
   for (reml in c(TRUE, FALSE)) {
     fit <- glmm(y ~ x + (1 | a) + (1 | b), d, weights = w, offset = off, REML = reml)
     ref <- lme4::lmer(y ~ x + (1 | a) + (1 | b), d, weights = w, offset = off, REML = reml)
@@ -70,7 +70,7 @@ test_that("ML is invariant to an affine change of a covariate, REML shifts by lo
   # y ~ x * 1e-6 - 5 spans the same space as y ~ x: the ML optimum is the
   # same and REML's differs by -log(1e-6) exactly (lmer is 1e-3 to 2e-2
   # off here, either way).
-  for (d in list(engine36_data(1, 10, 8, reps = 2), engine36_data(12, 40, 30, drop = 0.5))) {
+  for (d in list(sparse_engine_data(1, 10, 8, reps = 2), sparse_engine_data(12, 40, 30, drop = 0.5))) {
     for (reml in c(FALSE, TRUE)) {
       f1 <- glmm(y ~ x + (1 | a) + (1 | b), d, REML = reml)
       f2 <- glmm(y ~ xsmall + (1 | a) + (1 | b), d, REML = reml)
@@ -88,10 +88,10 @@ test_that("the exact Hessian with diagonal Lambda and slopes (||) is numDeriv's"
   skip_if_not_installed("numDeriv")
   skip_if_not_installed("reformulas")
   cases <- list(
-    list(engine36_data(13, 20, 6, reps = 3, sx = 0.8), y ~ x + (x || a) + (1 | b), c(0.9, 0.5, 0.6)),
-    list(engine36_data(17, 8, 30, reps = 2, nested = TRUE, sx = 0.6), y ~ x + (x || b) + (1 | a),
+    list(sparse_engine_data(13, 20, 6, reps = 3, sx = 0.8), y ~ x + (x || a) + (1 | b), c(0.9, 0.5, 0.6)),
+    list(sparse_engine_data(17, 8, 30, reps = 2, nested = TRUE, sx = 0.6), y ~ x + (x || b) + (1 | a),
          c(0.7, 0.4, 1.2)),
-    list(engine36_data(17, 8, 30, reps = 2, nested = TRUE, sx = 0.6), y ~ x + (x || a) + (1 | b),
+    list(sparse_engine_data(17, 8, 30, reps = 2, nested = TRUE, sx = 0.6), y ~ x + (x || a) + (1 | b),
          c(0.7, 0.4, 1.2)))
   for (cs in cases) for (wt in c(FALSE, TRUE)) {
     d <- cs[[1]]

@@ -5,7 +5,7 @@
 # numDeriv's at a variance of zero and with a single term (nothing left
 # after the elimination).
 
-lmmhess37_data <- function() {
+hessian_diagonal_data <- function() {
   set.seed(37)
   n <- 500
   d <- data.frame(a = factor(sample(25, n, TRUE)), b = factor(sample(12, n, TRUE)),
@@ -18,7 +18,7 @@ lmmhess37_data <- function() {
   d
 }
 
-lmmhess37_engine <- function(fo, d, wt) {
+hessian_diagonal_engine <- function(fo, d, wt) {
   mf <- model.frame(reformulas::subbars(fo), d)
   re <- glmmgee:::sparse_re_terms(fo, mf, NULL)
   X <- model.matrix(reformulas::nobars(fo), d)
@@ -29,7 +29,7 @@ lmmhess37_engine <- function(fo, d, wt) {
 
 test_that("the exact Hessian does not depend on which crossed term is eliminated first", {
   skip_if_not_installed("reformulas")
-  d <- lmmhess37_data()
+  d <- hessian_diagonal_data()
   # (a, b): 25 levels eliminated, 12 left (the unblocked Cholesky), or 12
   # and 25 (the blocked one); (a, g): 25 and 30, or 30 and 25
   pairs <- list(c("a", "b"), c("a", "g"))
@@ -37,8 +37,8 @@ test_that("the exact Hessian does not depend on which crossed term is eliminated
   for (pr in pairs) for (wt in c(FALSE, TRUE)) {
     f1 <- as.formula(sprintf("y ~ x + (1 | %s) + (1 | %s)", pr[1], pr[2]))
     f2 <- as.formula(sprintf("y ~ x + (1 | %s) + (1 | %s)", pr[2], pr[1]))
-    e1 <- lmmhess37_engine(f1, d, wt)
-    e2 <- lmmhess37_engine(f2, d, wt)
+    e1 <- hessian_diagonal_engine(f1, d, wt)
+    e2 <- hessian_diagonal_engine(f2, d, wt)
     for (th in thetas) for (reml in c(FALSE, TRUE)) {
       h1 <- glmmgee:::cpp_lmmsp_hessian(e1, th, reml, 1e9)
       h2 <- glmmgee:::cpp_lmmsp_hessian(e2, rev(th), reml, 1e9)
@@ -56,7 +56,7 @@ test_that("the exact Hessian does not depend on which crossed term is eliminated
 test_that("the exact Hessian is numDeriv's at a variance of zero and with one term", {
   skip_if_not_installed("numDeriv")
   skip_if_not_installed("reformulas")
-  d <- lmmhess37_data()
+  d <- hessian_diagonal_data()
   # the criterion is even in each lambda (Lambda diagonal), so the
   # differences across zero are those of the criterion itself. At zero
   # numDeriv's default step (1e-4, halved 3 times) loses the second
@@ -73,7 +73,7 @@ test_that("the exact Hessian is numDeriv's at a variance of zero and with one te
                 list(y ~ x + (1 | a), 0.8),
                 list(y ~ x + (1 | a), 0))
   for (cs in cases) for (wt in c(FALSE, TRUE)) {
-    eng <- lmmhess37_engine(cs[[1]], d, wt)
+    eng <- hessian_diagonal_engine(cs[[1]], d, wt)
     th <- cs[[2]]
     for (reml in c(FALSE, TRUE)) {
       piece <- function(t, j) {

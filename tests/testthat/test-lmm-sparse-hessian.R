@@ -3,7 +3,7 @@
 # in the Newton search and for the standard errors of the covariance
 # parameters, and the fits against lmer and glmmTMB.
 
-lmmhess35_data <- function() {
+sparse_hessian_data <- function() {
   set.seed(35)
   n <- 600
   d <- data.frame(a = factor(sample(25, n, TRUE)), b = factor(sample(12, n, TRUE)),
@@ -19,7 +19,7 @@ lmmhess35_data <- function() {
 
 # The criterion's engine for a formula on d (lmm_sparse_setup()), with
 # weights and an offset when given.
-lmmhess35_setup <- function(fo, d, w = NULL, off = NULL) {
+sparse_hessian_setup <- function(fo, d, w = NULL, off = NULL) {
   mf <- model.frame(reformulas::subbars(fo), d)
   re <- glmmgee:::sparse_re_terms(fo, mf, NULL)
   X <- model.matrix(reformulas::nobars(fo), d)
@@ -31,14 +31,14 @@ lmmhess35_setup <- function(fo, d, w = NULL, off = NULL) {
 test_that("the exact Hessian of the criterion's pieces is numDeriv's, crossed, nested, slopes, weights", {
   skip_if_not_installed("numDeriv")
   skip_if_not_installed("reformulas")
-  d <- lmmhess35_data()
+  d <- sparse_hessian_data()
   cases <- list(crossed = list(y ~ x + (1 | a) + (1 | b), c(0.9, 0.6)),
                 nested = list(y ~ x + (1 | g/s), c(0.7, 1.1)),
                 slopes = list(y ~ x + (x | a) + (1 | b), c(0.9, 0.2, 0.3, 0.6)),
                 three = list(y ~ x + (1 | a) + (1 | b) + (1 | g), c(0.9, 0.6, 0.4)))
   for (nm in names(cases)) for (wt in c(FALSE, TRUE)) {
     cs <- cases[[nm]]
-    s <- lmmhess35_setup(cs[[1]], d, if (wt) d$w, if (wt) d$o)
+    s <- sparse_hessian_setup(cs[[1]], d, if (wt) d$w, if (wt) d$o)
     th <- cs[[2]]
     for (reml in c(FALSE, TRUE)) {
       piece <- function(t, j) {
@@ -63,7 +63,7 @@ test_that("the exact Hessian of the criterion's pieces is numDeriv's, crossed, n
     }
   }
   # blocks larger than the bound give no Hessian (the caller differences)
-  s <- lmmhess35_setup(y ~ x + (1 | a) + (1 | b), d)
+  s <- sparse_hessian_setup(y ~ x + (1 | a) + (1 | b), d)
   expect_null(glmmgee:::cpp_lmmsp_hessian(s$st$eng, c(1, 1), TRUE, 100))
   expect_error(glmmgee:::cpp_lmmsp_hessian(s$st$eng, c(1, 1, 1), TRUE, 1e9), "theta has length 3")
 })
@@ -71,11 +71,11 @@ test_that("the exact Hessian of the criterion's pieces is numDeriv's, crossed, n
 test_that("the standard errors' Hessian by the chain rule is numDeriv's of the log-likelihood", {
   skip_if_not_installed("numDeriv")
   skip_if_not_installed("reformulas")
-  d <- lmmhess35_data()
+  d <- sparse_hessian_data()
   for (fo in list(y ~ x + (1 | a) + (1 | b), y ~ x + (1 | g/s), y ~ x + (x | a) + (1 | b)))
     for (wt in c(FALSE, TRUE)) for (reml in c(FALSE, TRUE)) {
       fit <- if (wt) glmm(fo, d, weights = w, offset = o, REML = reml) else glmm(fo, d, REML = reml)
-      s <- lmmhess35_setup(fo, d, if (wt) d$w, if (wt) d$o)
+      s <- sparse_hessian_setup(fo, d, if (wt) d$w, if (wt) d$o)
       k <- length(fit$theta)
       idx <- (k - s$re$ntheta):k
       # the log-likelihood with sigma free, beta profiled (ML) or integrated
@@ -93,7 +93,7 @@ test_that("the standard errors' Hessian by the chain rule is numDeriv's of the l
 
 test_that("the Newton search with the exact Hessian takes fewer evaluations and reaches lmer's optimum", {
   skip_if_not_installed("lme4")
-  d <- lmmhess35_data()
+  d <- sparse_hessian_data()
   for (fo in list(y ~ x + (1 | a) + (1 | b), y ~ x + (1 | g/s), y ~ x + (1 | a) + (1 | b) + (1 | g)))
     for (wt in c(FALSE, TRUE)) for (reml in c(FALSE, TRUE)) {
       fit <- if (wt) glmm(fo, d, weights = w, offset = o, REML = reml) else glmm(fo, d, REML = reml)
@@ -111,7 +111,7 @@ test_that("the Newton search with the exact Hessian takes fewer evaluations and 
       expect_equal(sort(unname(fit$theta[grep("\\.\\(Intercept\\)$", names(fit$theta))])),
                    sort(vc$sdcor[is.na(vc$var2) & vc$grp != "Residual"]), tolerance = 1e-4)
       # the same optimum as the search on the differences' Hessian
-      s <- lmmhess35_setup(fo, d, if (wt) d$w, if (wt) d$o)
+      s <- sparse_hessian_setup(fo, d, if (wt) d$w, if (wt) d$o)
       st <- s$st
       ms <- glmmgee:::lmm_sparse_moment_start(fit$X, fit$y - fit$offset, s$re,
                                               if (wt) d$w else rep(1, nrow(d)), 0 * d$o,
@@ -134,7 +134,7 @@ test_that("the Newton search with the exact Hessian takes fewer evaluations and 
 
 test_that("standard errors of the SDs agree with glmmTMB's as well as the differences did", {
   skip_if_not_installed("glmmTMB")
-  d <- lmmhess35_data()
+  d <- sparse_hessian_data()
   for (fo in list(y ~ x + (1 | a) + (1 | b), y ~ x + (1 | g/s))) for (reml in c(FALSE, TRUE)) {
     fit <- glmm(fo, d, REML = reml)
     tmb <- glmmTMB::glmmTMB(fo, d, REML = reml)
@@ -182,7 +182,7 @@ test_that("a variance at zero: the free parameters' exact Hessian, NA for the bo
     ob <- unname(fit$theta[idx] == 0)
     expect_identical(ob, c(FALSE, TRUE, FALSE))
     expect_true(all(is.na(sqrt(diag(fit$cov_theta))[idx][ob])))
-    s <- lmmhess35_setup(fo, d)
+    s <- sparse_hessian_setup(fo, d)
     x0 <- unname(fit$theta[idx])
     H <- numDeriv::hessian(function(x) {
       par <- x0

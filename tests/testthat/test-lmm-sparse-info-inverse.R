@@ -78,7 +78,7 @@ test_that("the Newton search hands over the final pieces of its end point", {
   # Pastes REML: the last step (below 1e-7) is taken, so the engine's
   # factor is the end point's and the list comes with the result;
   # With the exact Hessian the search ends at the point whose Newton step
-  # is below 1e-7, that step not taken (round 38), so the engine's factor
+  # is below 1e-7, that step not taken, so the engine's factor
   # is always the end point's and the list always comes with the result
   # (before, a last step that rounding kept from lowering the criterion, on
   # Penicillin REML and Pastes ML, left it to the fit).

@@ -68,9 +68,9 @@ test_that("interactions of many possible combinations are read as by sorting", {
   expect_identical(levels(big), levels(ref))
   expect_identical(as.integer(big), as.integer(ref))
   small <- glmmgee:::grouping_codes(quote(a:b), d[1:30, ])
-  ref30 <- droplevels(interaction(d$a[1:30], d$b[1:30], sep = ":", lex.order = TRUE))
-  expect_identical(levels(small), levels(ref30))
-  expect_identical(as.integer(small), as.integer(ref30))
+  first30 <- droplevels(interaction(d$a[1:30], d$b[1:30], sep = ":", lex.order = TRUE))
+  expect_identical(levels(small), levels(first30))
+  expect_identical(as.integer(small), as.integer(first30))
 })
 
 test_that("cpp_indicator_dgc() is the column-bound indicator design and checks its input", {

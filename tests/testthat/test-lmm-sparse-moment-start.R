@@ -2,7 +2,7 @@
 # intercepts: Newton's method on the profiled criterion's exact gradient,
 # from Henderson's method-1 moment equations (cpp_lmm_term_moments()).
 
-lmmspeed27_crossed <- function(seed, n = 600, sb = 0.7) {
+moment_start_crossed <- function(seed, n = 600, sb = 0.7) {
   set.seed(seed)
   d <- data.frame(a = factor(sample(25, n, TRUE)), b = factor(sample(15, n, TRUE)), x = rnorm(n))
   d$y <- 1 + 0.5 * d$x + rnorm(25)[d$a] + sb * rnorm(15)[d$b] + rnorm(n)
@@ -10,7 +10,7 @@ lmmspeed27_crossed <- function(seed, n = 600, sb = 0.7) {
 }
 
 test_that("the moment equations are the quadratic forms' expectations about the mean", {
-  d <- lmmspeed27_crossed(1, n = 200)
+  d <- moment_start_crossed(1, n = 200)
   d$c <- factor(sample(7, nrow(d), TRUE))
   codes <- list(as.integer(d$a), as.integer(d$b), as.integer(d$c))
   nl <- vapply(codes, max, 1L)
@@ -53,7 +53,7 @@ test_that("crossed and nested random intercepts: lmer's optimum in few evaluatio
   skip_if_not_installed("lme4")
   for (seed in 1:3) for (reml in c(TRUE, FALSE)) {
     info <- sprintf("seed %d, REML = %s", seed, reml)
-    d <- lmmspeed27_crossed(seed)
+    d <- moment_start_crossed(seed)
     d$g <- factor(sample(30, nrow(d), TRUE))
     d$h <- factor(sample(6, nrow(d), TRUE))
     d$y2 <- 1 + 0.5 * d$x + rnorm(30)[d$g] +
@@ -82,7 +82,7 @@ test_that("a variance at zero, a given start, slopes: nlminb's search as before"
   skip_if_not_installed("lme4")
   singular <- 0L
   for (seed in 1:6) {
-    d <- lmmspeed27_crossed(seed, n = 400, sb = 0)
+    d <- moment_start_crossed(seed, n = 400, sb = 0)
     for (reml in c(TRUE, FALSE)) {
       ours <- suppressWarnings(glmm(y ~ x + (1 | a) + (1 | b), d, REML = reml))
       ref <- suppressMessages(lme4::lmer(y ~ x + (1 | a) + (1 | b), d, REML = reml))
@@ -95,7 +95,7 @@ test_that("a variance at zero, a given start, slopes: nlminb's search as before"
     }
   }
   expect_gt(singular, 0L)
-  d <- lmmspeed27_crossed(4)
+  d <- moment_start_crossed(4)
   fit0 <- glmm(y ~ x + (1 | a) + (1 | b), d, REML = TRUE)
   fit1 <- glmm(y ~ x + (1 | a) + (1 | b), d, REML = TRUE, start = unname(fit0$theta))
   expect_match(fit1$optinfo$optimizer, "^nlminb")
@@ -105,7 +105,7 @@ test_that("a variance at zero, a given start, slopes: nlminb's search as before"
 })
 
 test_that("the Newton search keeps to eval.max", {
-  d <- lmmspeed27_crossed(5)
+  d <- moment_start_crossed(5)
   fit <- suppressWarnings(glmm(y ~ x + (1 | a) + (1 | b), d, control = glmm_control(eval.max = 5)))
   expect_match(fit$optinfo$optimizer, "^nlminb")
 })

@@ -5,7 +5,7 @@
 
 # The R search of lmm_sparse_newton() before the loop moved to C++ (the
 # criterion and exact gradient from lmm_sparse_objective()).
-lmmback28_newton_r <- function(obj, lower, start, floor, control, maxit = 30L) {
+sparse_newton_r <- function(obj, lower, start, floor, control, maxit = 30L) {
   k <- length(start)
   bnd <- is.finite(lower)
   th <- start
@@ -57,7 +57,7 @@ lmmback28_newton_r <- function(obj, lower, start, floor, control, maxit = 30L) {
   NULL
 }
 
-lmmback28_setup <- function(formula, data, w = NULL, off = NULL) {
+sparse_newton_setup <- function(formula, data, w = NULL, off = NULL) {
   mf <- model.frame(reformulas::subbars(formula), data)
   X <- model.matrix(reformulas::nobars(formula), mf)
   re <- glmmgee:::sparse_re_terms(formula, mf)
@@ -69,7 +69,7 @@ lmmback28_setup <- function(formula, data, w = NULL, off = NULL) {
   list(st = st, re = re, X = X, y = y, w = w, off = off)
 }
 
-lmmback28_cases <- function() {
+sparse_newton_cases <- function() {
   data(Penicillin, Pastes, sleepstudy, package = "lme4")
   set.seed(28)
   n <- 600
@@ -94,8 +94,8 @@ test_that("the C++ Newton search is the R loop's, to the bit (and gives up where
   skip_if_not_installed("reformulas")
   ctl <- glmmgee::glmm_control()
   gave_up <- 0L
-  for (cs in lmmback28_cases()[c("pen", "pastes", "crossed_w", "singular")]) {
-    s <- lmmback28_setup(cs[[1]], cs[[2]], cs[[3]], cs[[4]])
+  for (cs in sparse_newton_cases()[c("pen", "pastes", "crossed_w", "singular")]) {
+    s <- sparse_newton_setup(cs[[1]], cs[[2]], cs[[3]], cs[[4]])
     st <- s$st
     ms <- glmmgee:::lmm_sparse_moment_start(s$X, s$y, s$re, s$w, s$off, st$scale)
     expect_false(is.null(ms))
@@ -104,7 +104,7 @@ test_that("the C++ Newton search is the R loop's, to the bit (and gives up where
       for (start in starts) {
         obj <- glmmgee:::lmm_sparse_objective(st$eng, st$n, st$p, st$logw, reml,
                                               glmmgee:::lmm_sparse_grad_after)
-        ref <- lmmback28_newton_r(obj, s$re$lower, start, 1e-3 * st$scale, ctl)
+        ref <- sparse_newton_r(obj, s$re$lower, start, 1e-3 * st$scale, ctl)
         # the differences' path (M's blocks too large for the exact Hessian)
         new <- glmmgee:::lmm_sparse_newton(st$eng, st$n, st$p, st$logw, reml, s$re$lower,
                                            start, 1e-3 * st$scale, ctl, hess_max_work = 0)
@@ -127,7 +127,7 @@ test_that("the C++ Newton search is the R loop's, to the bit (and gives up where
     small <- glmmgee::glmm_control(eval.max = 5)
     expect_null(glmmgee:::lmm_sparse_newton(st$eng, st$n, st$p, st$logw, TRUE, s$re$lower, ms,
                                             1e-3 * st$scale, small, hess_max_work = 0))
-    expect_null(lmmback28_newton_r(glmmgee:::lmm_sparse_objective(st$eng, st$n, st$p, st$logw, TRUE,
+    expect_null(sparse_newton_r(glmmgee:::lmm_sparse_objective(st$eng, st$n, st$p, st$logw, TRUE,
                                                                   glmmgee:::lmm_sparse_grad_after),
                                    s$re$lower, ms, 1e-3 * st$scale, small))
   }
@@ -140,8 +140,8 @@ test_that("the C++ Newton search is the R loop's, to the bit (and gives up where
 test_that("the C++ central differences of the loglik's gradient are the R ones, to the bit", {
   skip_if_not_installed("lme4")
   skip_if_not_installed("reformulas")
-  for (cs in lmmback28_cases()) {
-    s <- lmmback28_setup(cs[[1]], cs[[2]], cs[[3]], cs[[4]])
+  for (cs in sparse_newton_cases()) {
+    s <- sparse_newton_setup(cs[[1]], cs[[2]], cs[[3]], cs[[4]])
     st <- s$st
     k <- s$re$ntheta + 1L
     x0 <- c(seq(0.4, 1.3, length.out = k - 1L) * 2, log(2))
@@ -169,7 +169,7 @@ test_that("the C++ central differences of the loglik's gradient are the R ones, 
 
 test_that("fits by the C++ search reach lmer's optimum, REML and ML, weights and offsets", {
   skip_if_not_installed("lme4")
-  for (cs in lmmback28_cases()[c("pen", "pastes", "crossed_w")]) {
+  for (cs in sparse_newton_cases()[c("pen", "pastes", "crossed_w")]) {
     d <- cs[[2]]
     d$.w <- if (is.null(cs[[3]])) 1 else cs[[3]]
     d$.o <- if (is.null(cs[[4]])) 0 else cs[[4]]

@@ -5,7 +5,7 @@
 
 # The well-scaled fit's quantities in the units of x2 = x * a + c
 # (x = (x2 - c) / a): b0' = b0 - c b1 / a, b1' = b1 / a.
-zcent26_map <- function(a, c) matrix(c(1, 0, -c / a, 1 / a), 2, 2)
+sparse_slope_centring_map <- function(a, c) matrix(c(1, 0, -c / a, 1 / a), 2, 2)
 
 # f1 on x, f2 on x2 = x * a + c; `g` the slope's term, the other terms'
 # intercepts unchanged. The criterion of this route is flat at the optimum:
@@ -13,8 +13,8 @@ zcent26_map <- function(a, c) matrix(c(1, 0, -c / a, 1 / a), 2, 2)
 # equal to 1e-12 but sigma and the variances apart by 1e-7 to 1e-6 relative
 # (nlminb's rel.tol 1e-12 on the criterion), so the estimates are compared
 # to `tol` = 1e-5 and the log-likelihood to 1e-10.
-zcent26_check <- function(f1, f2, a, c, reml, g, tol = 1e-5) {
-  Tm <- zcent26_map(a, c)
+sparse_slope_centring_check <- function(f1, f2, a, c, reml, g, tol = 1e-5) {
+  Tm <- sparse_slope_centring_map(a, c)
   expect_true(isTRUE(f2$optinfo$centred_z))
   expect_identical(f2$optinfo$convergence, 0L)
   # The same warnings as the well-scaled fit: no false singular or
@@ -70,7 +70,7 @@ test_that("a crossed design with x * 1e-6 - 5 in (x | a) + (1 | b): REML and ML 
     f1 <- glmm(y ~ x + (x | a) + (1 | b), d, REML = reml)
     f2 <- glmm(y ~ x2 + (x2 | a) + (1 | b), d, REML = reml)
     expect_false(f1$singular)
-    zcent26_check(f1, f2, 1e-6, -5, reml, "a")
+    sparse_slope_centring_check(f1, f2, 1e-6, -5, reml, "a")
     # lmer on the well-scaled design.
     l1 <- lme4::lmer(y ~ x + (x | a) + (1 | b), d, REML = reml)
     expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(l1)) + if (reml) log(1e6) else 0,
@@ -90,7 +90,7 @@ test_that("sleepstudy with Days * 1e-6 - 5 in (Days2 | Subject) + (1 | h): no fa
     # fit, in h's term only; the slope's term is interior and maps back.
     f1 <- suppressWarnings(glmm(Reaction ~ Days + (Days | Subject) + (1 | h), d, REML = reml))
     f2 <- suppressWarnings(glmm(Reaction ~ Days2 + (Days2 | Subject) + (1 | h), d, REML = reml))
-    zcent26_check(f1, f2, 1e-6, -5, reml, "Subject")
+    sparse_slope_centring_check(f1, f2, 1e-6, -5, reml, "Subject")
     expect_false(any(grepl("did not report convergence", f2$optinfo$warnings)))
     l1 <- suppressMessages(lme4::lmer(Reaction ~ Days + (Days | Subject) + (1 | h), d, REML = reml))
     expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(l1)) + if (reml) log(1e6) else 0,
@@ -109,7 +109,7 @@ test_that("a nested design with weights and a far-off slope matches the well-sca
     f1 <- glmm(y ~ x + (x | g) + (1 | g:s), d, weights = w, REML = reml)
     f2 <- glmm(y ~ x2 + (x2 | g) + (1 | g:s), d, weights = w, REML = reml)
     expect_false(f1$singular)
-    zcent26_check(f1, f2, 1e-5, 3, reml, "g")
+    sparse_slope_centring_check(f1, f2, 1e-5, 3, reml, "g")
   }
 })
 
@@ -128,7 +128,7 @@ test_that("a far-off slope whose centred optimum is on the boundary maps back on
   # No random slope in truth: the correlation is -1 at the optimum (lambda[2,2]
   # = 0), in the centred term too. That face maps onto itself
   # (lmm_face_map()), so the centred fit is mapped back. From the user's Z
-  # (main until farsp27) the search ended 0.6 below lmer's log-likelihood
+  # the search used to end 0.6 below lmer's log-likelihood
   # from lme4's start; from the centred optimum within 1e-4 of it, with a
   # false "false convergence" warning.
   set.seed(5)

@@ -77,7 +77,7 @@ test_that("marginal odds ratios near saturation match a direct integration of th
 })
 
 
-wine35 <- function() {
+wine_marginal_data <- function() {
   skip_if_not_installed("ordinal")
   w <- as.data.frame(ordinal::wine)
   set.seed(31)
@@ -99,7 +99,7 @@ marginal_logit_integrate <- function(f, Xm) {
 }
 
 test_that("ordinal marginal odds ratios per a step delta: finite, integrate()'s, the fit on x's", {
-  w <- wine35()
+  w <- wine_marginal_data()
   f2 <- glmm(rating ~ x2 + contact + (1 | judge), data = w, family = "cumulative")
   f1 <- glmm(rating ~ x + contact + (1 | judge), data = w, family = "cumulative")
   # Per unit of x2 (a step of ~1e6 on the log-odds scale): Inf, and the

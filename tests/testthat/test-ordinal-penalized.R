@@ -6,7 +6,7 @@
 # 40 clusters of 6 (g: a random intercept of sd 1.2 and a slope of z of
 # sd 0.8; h, crossed: sd 1), covariates x and z and a binary s; `sep = TRUE` puts every s = 1 in the top category (quasi-complete
 # separation by s).
-ord28_data <- function(seed = 28, M = 40, m = 6, sd = 1.2, sep = FALSE) {
+penalized_ordinal_data <- function(seed = 28, M = 40, m = 6, sd = 1.2, sep = FALSE) {
   set.seed(seed)
   n <- M * m
   g <- factor(rep(seq_len(M), each = m))
@@ -50,7 +50,7 @@ num_grad <- function(f, x, h = 1e-5) {
 }
 
 test_that("the unpenalized fit of separated ordinal data recommends penalized = TRUE; the penalized fit is finite", {
-  d <- ord28_data(sep = TRUE)
+  d <- penalized_ordinal_data(sep = TRUE)
   w0 <- character()
   f0 <- withCallingHandlers(glmm(y ~ s + z + (1 | g), d, family = cumulative()),
                             warning = function(w) {
@@ -92,7 +92,7 @@ test_that("the unpenalized fit of separated ordinal data recommends penalized = 
 })
 
 test_that("the penalized AGHQ fit maximizes its objective, evaluated independently by integrate()", {
-  d <- ord28_data(sep = TRUE)
+  d <- penalized_ordinal_data(sep = TRUE)
   f <- suppressWarnings(glmm(y ~ s + z + (1 | g), d, family = cumulative(), penalized = TRUE,
                              nAGQ = 15))
   X <- cbind(s = d$s, z = d$z)
@@ -144,7 +144,7 @@ test_that("the prior's value, gradient and Hessian on the search's scale match c
 })
 
 test_that("the gradient of the penalized fits on every route against central differences of the objective", {
-  d <- ord28_data()
+  d <- penalized_ordinal_data()
   pr <- function(b) log_prior_t(b)
   # Random slopes: ordinal_loglik_at_re() plus the prior, in (thresholds,
   # beta, lambda).
@@ -176,7 +176,7 @@ test_that("the gradient of the penalized fits on every route against central dif
 })
 
 test_that("with a weak prior the penalized fits are the maximum likelihood fits; with the default, near them on data with information", {
-  d <- ord28_data()
+  d <- penalized_ordinal_data()
   weak <- list(pen_sigma = 1e3)
   for (form in list(y ~ x + z + (1 | g), y ~ x + z + (1 + z | g), y ~ x + z + (1 | g) + (1 | h))) {
     info <- deparse(form)
@@ -200,7 +200,7 @@ test_that("with a weak prior the penalized fits are the maximum likelihood fits;
 })
 
 test_that("the penalized optimum does not depend on centring; the prior acts on the coefficients as coded", {
-  d <- ord28_data(sep = TRUE)
+  d <- penalized_ordinal_data(sep = TRUE)
   fit <- function(dd, form = y ~ s + z + (1 | g), pen = TRUE, ...)
     suppressWarnings(glmm(form, dd, family = cumulative(), penalized = pen, ...))
   a <- fit(d)
@@ -254,7 +254,7 @@ test_that("simulated known truth: the penalized estimates recover the coefficien
 })
 
 test_that("penalized cumulative fits: bad input and what is refused", {
-  d <- ord28_data()
+  d <- penalized_ordinal_data()
   expect_error(glmm(y ~ x + z + (1 | g), d, family = cumulative(),
                     penalized = list(pen_sigma = c(1, 2, 3))), "pen_sigma")
   expect_error(glmm(y ~ x + z + (1 | g), d, family = cumulative(), penalized = list(pen_zi = TRUE)),
@@ -313,7 +313,7 @@ test_that("population-averaged category probabilities: standard errors against c
 })
 
 test_that("prob_marginal standard errors with random slopes and several terms; re.form = NULL at the modes", {
-  d <- ord28_data()
+  d <- penalized_ordinal_data()
   nd <- d[c(3, 50, 120, 200), ]
   X <- as.matrix(nd[, c("x", "z")])
   Z <- cbind(1, nd$z)
@@ -364,7 +364,7 @@ test_that("prob_marginal standard errors with random slopes and several terms; r
 })
 
 test_that("prob_marginal standard errors do not depend on a covariate's units", {
-  d <- ord28_data()
+  d <- penalized_ordinal_data()
   d$xs <- d$x * 1e-6 - 5
   nd <- d[c(2, 50, 100, 200), ]
   for (form in list(~ (1 | g), ~ (1 | g) + (1 | h))) {

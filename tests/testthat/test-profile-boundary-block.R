@@ -15,7 +15,7 @@
 # rho^2)) with rho in [-1, 1], so that the face rho = +/-1 is a bound the
 # search reaches; `theta(z, v)` builds theta from the free z (rho at
 # position `ir`), started at z0 with rho at several values.
-t35_held_deviance <- function(fit, v, theta, z0, ir, lower) {
+held_deviance <- function(fit, v, theta, z0, ir, lower) {
   eng <- glmmgee:::profile_engine(fit)
   on.exit(eng$free())
   ll <- function(th) eng$eval(glmmgee:::theta_star(th, eng$Tx))$loglik
@@ -31,7 +31,7 @@ t35_held_deviance <- function(fit, v, theta, z0, ir, lower) {
 }
 
 test_that("a zero-part slope block at a correlation of 1 is profiled to the chi-square cut-off", {
-  d <- t30_data()
+  d <- two_part_units_data()
   fit <- suppressWarnings(glmm(yc ~ x + (1 | a), data = d, family = poisson,
                                ziformula = ~ x + (x | a)))
   expect_identical(names(fit$theta), c("(Intercept)", "x", "lambda[1,1]", "lambda[2,2]",
@@ -44,7 +44,7 @@ test_that("a zero-part slope block at a correlation of 1 is profiled to the chi-
   # brute force: the deviance with the standard deviation held at the upper
   # limit is the cut-off (main's build: 0.5638, deviance 2.79)
   th0 <- unname(fit$theta)
-  dev <- t35_held_deviance(fit, ci[[2]],
+  dev <- held_deviance(fit, ci[[2]],
                            function(z, v) c(z[1:4], v * z[5], v * sqrt(max(1 - z[5]^2, 0)), z[6:7]),
                            c(th0[1:4], 0, th0[7:8]), 5L, c(-Inf, -Inf, 0, 0, -1, -Inf, -Inf))
   expect_equal(dev, stats::qchisq(0.95, 1), tolerance = 1e-4)
@@ -63,7 +63,7 @@ test_that("a one-factor Laplace slope block at a correlation of 1 is profiled to
   expect_lt(abs(fit$theta[["lambda[2,2]"]]), 1e-6 * abs(fit$theta[["lambda[2,1]"]]))
   ci <- suppressWarnings(confint(fit, parm = "sd_x|g", method = "profile"))
   th0 <- unname(fit$theta)
-  dev <- t35_held_deviance(fit, ci[[2]],
+  dev <- held_deviance(fit, ci[[2]],
                            function(z, v) c(z[1:3], v * z[4], v * sqrt(max(1 - z[4]^2, 0))),
                            c(th0[1:3], 0), 4L, c(-Inf, -Inf, 0, -1))
   expect_equal(dev, stats::qchisq(0.95, 1), tolerance = 1e-6)
@@ -88,7 +88,7 @@ test_that("zero-inflated quadrature profiles with random effects in both parts d
   # x * 1e-6 - 5 and x + 1e6. Now on the fit's Z*: the limits of the fit on
   # the centred x (run on its own Z, a scaling of Z*) to 1e-5, as the
   # far-off quadrature fits stop about 1e-7 short of the optimum.
-  d <- t30_data()
+  d <- two_part_units_data()
   d$xc <- d$x - mean(d$x)
   ci <- function(v) suppressWarnings(confint(suppressWarnings(
     glmm(as.formula(sprintf("yc ~ %s + (%s | a)", v, v)), data = d, family = poisson,

@@ -10,7 +10,7 @@
 # [0.151854, 0.413549] x 1e6, and with x + 1e6 the profile stopped with
 # "missing value where TRUE/FALSE needed".
 
-t30_ci <- function(d, f, v, args)
+two_part_units_ci <- function(d, f, v, args)
   suppressMessages(confint(suppressWarnings(
     do.call(glmm, c(list(as.formula(gsub("X", v, f)), data = quote(d)), args))),
     method = "profile"))
@@ -18,14 +18,14 @@ t30_ci <- function(d, f, v, args)
 # The fixed slope's and the slope's standard deviation's limits in x2's
 # units are x's times 1e6, in x4's the same as x's; the zero part's
 # coefficients and the other terms' standard deviations do not move.
-t30_check <- function(f, args) {
-  d <- t30_data()
-  ci <- t30_ci(d, f, "x", args)
+two_part_units_check <- function(f, args) {
+  d <- two_part_units_data()
+  ci <- two_part_units_ci(d, f, "x", args)
   expect_true(all(is.finite(ci)))
   slope <- c(2L, which(rownames(ci) == "sd_x|a"))
   keep <- grep("^zi\\.|\\|h$", rownames(ci))
   for (v in c("x2", "x4")) {
-    cv <- t30_ci(d, f, v, args)
+    cv <- two_part_units_ci(d, f, v, args)
     expect_identical(dim(cv), dim(ci))
     sc <- if (v == "x2") 1e-6 else 1
     expect_equal(unname(cv[slope, ]) * sc, unname(ci[slope, ]), tolerance = 1e-7)
@@ -35,21 +35,21 @@ t30_check <- function(f, args) {
 }
 
 test_that("zero-inflated and hurdle profiles with (x | a) do not depend on x's units", {
-  t30_check("yc ~ X + (X | a)", list(family = poisson, ziformula = ~1, nAGQ = 1))
-  t30_check("yc ~ X + (X | a)", list(family = truncated_poisson, ziformula = ~1, nAGQ = 1))
+  two_part_units_check("yc ~ X + (X | a)", list(family = poisson, ziformula = ~1, nAGQ = 1))
+  two_part_units_check("yc ~ X + (X | a)", list(family = truncated_poisson, ziformula = ~1, nAGQ = 1))
 })
 
 test_that("the several-term zero-inflated profile with (x | a) + (1 | h) does not depend on x's units", {
   # h's variance is estimated at 0: the intercept's profile on x2 needs the
   # lean of the other coefficients without h's (NA) covariance.
-  t30_check("yc ~ X + (X | a) + (1 | h)", list(family = poisson, ziformula = ~1))
+  two_part_units_check("yc ~ X + (X | a) + (1 | h)", list(family = poisson, ziformula = ~1))
 })
 
 test_that("a zero-inflated profile with random effects in both parts does not depend on x's units", {
   # The two-part one-factor engine (cpp_zire_new()) ran on the user's Z:
   # with x * 1e-6 - 5 the slope's SD had [279523, NA] for x's
   # [0.151854, 0.413549] x 1e6.
-  d <- t30_data()
+  d <- two_part_units_data()
   ci <- function(v) suppressWarnings(confint(suppressWarnings(
     glmm(as.formula(sprintf("yc ~ %s + (%s | a)", v, v)), data = d, family = poisson,
          ziformula = ~ 1 + (1 | a))), parm = c(v, sprintf("sd_%s|a", v)), method = "profile"))
@@ -64,17 +64,17 @@ test_that("the zero-inflated adaptive quadrature profile with (x | a) runs on th
   # is not invariant to the basis of two effects: the profile engine
   # rebuilt on the user's Z gave another log-likelihood at the estimate, and
   # profile() stopped with "the model could not be rebuilt from the fit".
-  d <- t30_data()
+  d <- two_part_units_data()
   args <- list(family = poisson, ziformula = ~1, nAGQ = 3)
-  ci <- t30_ci(d, "yc ~ X + (X | a)", "x", args)
+  ci <- two_part_units_ci(d, "yc ~ X + (X | a)", "x", args)
   expect_true(all(is.finite(ci)))
   fit <- suppressWarnings(glmm(yc ~ x + (x | a), data = d, family = poisson, ziformula = ~1,
                                nAGQ = 3))
   est <- c(fixef(fit)[["x"]], attr(VarCorr(fit)$a, "stddev")[["x"]])
   expect_true(all(ci[c("x", "sd_x|a"), 1L] < est & est < ci[c("x", "sd_x|a"), 2L]))
   # x * 1e-6 - 5: the far-off fit stops about 1e-7 short of the optimum
-  # (as round 28's one-factor quadrature), so its limits agree to 1e-5.
-  cv <- t30_ci(d, "yc ~ X + (X | a)", "x2", args)
+  # (as the one-factor quadrature's does), so its limits agree to 1e-5.
+  cv <- two_part_units_ci(d, "yc ~ X + (X | a)", "x2", args)
   expect_equal(unname(cv[c("x2", "sd_x2|a"), ]) * 1e-6, unname(ci[c("x", "sd_x|a"), ]),
                tolerance = 1e-5)
 })
@@ -100,7 +100,7 @@ test_that("the rotated block map of adaptive quadrature profiles (C++) is the LQ
 })
 
 test_that("the correlation of a slope far from zero is explained where it prints as 1", {
-  d <- t30_data()
+  d <- two_part_units_data()
   fit <- glmm(yb ~ x2 + (x2 | a), data = d, family = binomial, nAGQ = 1)
   expect_message(ci <- confint(fit, parm = "cor_x2.(Intercept)|a", method = "profile"),
                  "random intercept at x2 = 0.*Centre x2 \\(e.g. x2 \\+ 5\\)")

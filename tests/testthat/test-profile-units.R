@@ -9,7 +9,7 @@
 # an error. They now run on the centred and scaled design (profile_design())
 # and are mapped back.
 
-p27_data <- function() {
+profile_units_data <- function() {
   set.seed(27)
   n <- 400
   g <- factor(sample(1:40, n, TRUE))
@@ -24,7 +24,7 @@ p27_data <- function() {
   d
 }
 
-p27_routes <- list(
+profile_units_routes <- list(
   laplace = list(f = "yb ~ X + (1 | g)", args = list(family = binomial, nAGQ = 1),
                  cls = "glmmgee_glmm"),
   aghq = list(f = "yb ~ X + (1 | g)", args = list(family = binomial, nAGQ = 7),
@@ -40,8 +40,8 @@ p27_routes <- list(
   zi_terms = list(f = "yc ~ X + (1 | g) + (1 | h)", args = list(family = poisson, ziformula = ~1),
                   cls = "glmmgee_glmm_zi"))
 
-p27_fit <- function(d, route, v) {
-  r <- p27_routes[[route]]
+profile_units_fit <- function(d, route, v) {
+  r <- profile_units_routes[[route]]
   f <- do.call(glmm, c(list(as.formula(sub("X", v, r$f)), data = quote(d)), r$args))
   expect_s3_class(f, r$cls)
   f
@@ -50,9 +50,9 @@ p27_fit <- function(d, route, v) {
 # The intervals in the three units: the slope's scales by exactly 1e6, the
 # intercept's is the same with x * 1e6, and the variance parameters' are
 # the same in all three.
-p27_check <- function(route) {
-  d <- p27_data()
-  ci <- lapply(c("x", "x2", "x3"), function(v) confint(p27_fit(d, route, v), method = "profile"))
+profile_units_check <- function(route) {
+  d <- profile_units_data()
+  ci <- lapply(c("x", "x2", "x3"), function(v) confint(profile_units_fit(d, route, v), method = "profile"))
   for (k in 2:3) expect_identical(dim(ci[[k]]), dim(ci[[1]]))
   expect_true(all(is.finite(ci[[1]])))
   expect_true(all(is.finite(ci[[2]])))
@@ -64,7 +64,7 @@ p27_check <- function(route) {
   # The intercept with x * 1e-6 - 5 is eta at x = 5e6; with x - 5e6 it is
   # the same parameter, and the slope is x's.
   d$x4 <- d$x - 5e6
-  c4 <- confint(p27_fit(d, route, "x4"), method = "profile")
+  c4 <- confint(profile_units_fit(d, route, "x4"), method = "profile")
   expect_true(all(is.finite(c4)))
   expect_equal(unname(c4[1, ]), unname(ci[[2]][1, ]), tolerance = 1e-7)
   expect_equal(unname(c4[-1, ]), unname(ci[[1]][-1, ]), tolerance = 1e-7)
@@ -73,7 +73,7 @@ p27_check <- function(route) {
 
 # glmmTMB's profile intervals of a Laplace fit: standard deviations on the
 # log scale, after the fixed effects.
-p27_tmb <- function(ours, tm, p) {
+profile_units_tmb <- function(ours, tm, p) {
   ref <- confint(tm, method = "profile")
   expect_equal(unname(ours[seq_len(p), ]), unname(ref[seq_len(p), 1:2]), tolerance = 1e-3)
   k <- nrow(ours)
@@ -83,20 +83,20 @@ p27_tmb <- function(ours, tm, p) {
 test_that("one-factor Laplace and AGHQ GLMM profiles do not depend on x's units, and match glmmTMB's", {
   # (lme4's profile of these glmer fits stops: "profiling detected new,
   # lower deviance".)
-  ci <- p27_check("laplace")
-  p27_check("aghq")
+  ci <- profile_units_check("laplace")
+  profile_units_check("aghq")
   skip_if_not_installed("glmmTMB")
-  d <- p27_data()
-  p27_tmb(ci, glmmTMB::glmmTMB(yb ~ x + (1 | g), d, family = binomial), 2L)
+  d <- profile_units_data()
+  profile_units_tmb(ci, glmmTMB::glmmTMB(yb ~ x + (1 | g), d, family = binomial), 2L)
 })
 
 test_that("LMM profiles (one factor, ML and REML's ML refit; several terms) do not depend on x's units, and match lme4's", {
-  c1 <- p27_check("lmm")
-  cr <- p27_check("lmm_reml")
+  c1 <- profile_units_check("lmm")
+  cr <- profile_units_check("lmm_reml")
   expect_equal(cr, c1)
-  c2 <- p27_check("lmm_terms")
+  c2 <- profile_units_check("lmm_terms")
   skip_if_not_installed("lme4")
-  d <- p27_data()
+  d <- profile_units_data()
   r1 <- suppressMessages(confint(lme4::lmer(yg ~ x + (1 | g), d, REML = FALSE),
                                  method = "profile", oldNames = FALSE))
   expect_equal(c1[rownames(r1), ], r1, tolerance = 5e-4)
@@ -106,22 +106,22 @@ test_that("LMM profiles (one factor, ML and REML's ML refit; several terms) do n
 })
 
 test_that("sparse Laplace GLMM profiles do not depend on x's units, and match glmmTMB's", {
-  cs <- p27_check("sparse")
+  cs <- profile_units_check("sparse")
   skip_if_not_installed("glmmTMB")
-  d <- p27_data()
-  p27_tmb(cs, glmmTMB::glmmTMB(yb ~ x + (1 | g) + (1 | h), d, family = binomial), 2L)
+  d <- profile_units_data()
+  profile_units_tmb(cs, glmmTMB::glmmTMB(yb ~ x + (1 | g) + (1 | h), d, family = binomial), 2L)
 })
 
 test_that("zero-inflated profiles (one factor, several terms) do not depend on x's units, and match glmmTMB's", {
-  p27_check("zi")
-  p27_check("zi_terms")
+  profile_units_check("zi")
+  profile_units_check("zi_terms")
   skip_if_not_installed("glmmTMB")
-  d <- p27_data()
+  d <- profile_units_data()
   # glmmTMB's Laplace approximation (the one-factor default is quadrature).
   fz <- glmm(yc ~ x + (1 | g), d, family = poisson, ziformula = ~1, nAGQ = 1)
   tm <- glmmTMB::glmmTMB(yc ~ x + (1 | g), d, family = poisson, ziformula = ~1)
   expect_equal(as.numeric(logLik(fz)), as.numeric(logLik(tm)), tolerance = 1e-7)
-  p27_tmb(confint(fz, method = "profile"), tm, 3L)
+  profile_units_tmb(confint(fz, method = "profile"), tm, 3L)
   # (glmmTMB's profile of the several-term fit stops with missing values;
   # test-profile-zi-sparse.R checks that route against glmmTMB's refits.)
 })
@@ -130,13 +130,13 @@ test_that("restricted-likelihood profiles (criterion = \"REML\") do not depend o
   # The restricted likelihood was evaluated on the user's X: with
   # x * 1e-6 - 5 the standard deviation's upper limit was 0.930 for 1.085
   # (one factor). On X* it is log|det T| higher, which is taken off.
-  d <- p27_data()
+  d <- profile_units_data()
   for (f in c("yg ~ X + (1 | g)", "yg ~ X + (1 | g) + (1 | h)")) {
     ci <- lapply(c("x", "x2", "x3"), function(v)
       confint(glmm(as.formula(sub("X", v, f)), d, REML = TRUE), method = "profile",
               criterion = "REML"))
     expect_true(all(is.finite(ci[[2]])))
-    # (2e-5 until round 28: each search started at the fixed effects'
+    # (2e-5 when each search started at the fixed effects'
     # estimates, 3.8e6 in x2's units, where nlminb's relative step test
     # ended it at once; they are held at 0 now.)
     expect_equal(ci[[2]], ci[[1]], tolerance = 1e-8)
@@ -173,11 +173,11 @@ test_that("zero-part covariates: the zero-inflated profile does not depend on th
   fz <- glmm(y ~ x + (1 | g), d, family = poisson, ziformula = ~ z, nAGQ = 1)
   tm <- glmmTMB::glmmTMB(y ~ x + (1 | g), d, family = poisson, ziformula = ~ z)
   expect_equal(as.numeric(logLik(fz)), as.numeric(logLik(tm)), tolerance = 1e-7)
-  p27_tmb(confint(fz, method = "profile"), tm, 4L)
+  profile_units_tmb(confint(fz, method = "profile"), tm, 4L)
 })
 
 
-t28_data <- function() {
+quadrature_units_data <- function() {
   set.seed(28)
   n <- 1200
   g <- factor(sample(1:60, n, TRUE))
@@ -195,7 +195,7 @@ t28_data <- function() {
   d
 }
 
-t28_ci <- function(d, f, v, args)
+quadrature_units_ci <- function(d, f, v, args)
   confint(do.call(glmm, c(list(as.formula(gsub("X", v, f)), data = quote(d)), args)),
           method = "profile")
 
@@ -203,14 +203,14 @@ t28_ci <- function(d, f, v, args)
 # deviation scale by 1 / c, the other parameters are the same (with
 # x * 1e-6 - 5 the intercept and its correlation are those at x = 5e6, the
 # same as with x - 5e6).
-t28_check <- function(f, args, units = c("x1", "x2", "x3")) {
-  d <- t28_data()
-  ci <- t28_ci(d, f, "x", args)
+quadrature_units_check <- function(f, args, units = c("x1", "x2", "x3")) {
+  d <- quadrature_units_data()
+  ci <- quadrature_units_ci(d, f, "x", args)
   expect_true(all(is.finite(ci)))
   sc <- c(x1 = 1e-6, x2 = 1e-6, x3 = 1e6, x4 = 1)
   slope <- c(2L, which(rownames(ci) == "sd_x|g"))
   for (v in units) {
-    cv <- t28_ci(d, f, v, args)
+    cv <- quadrature_units_ci(d, f, v, args)
     expect_identical(dim(cv), dim(ci))
     expect_true(all(is.finite(cv)))
     expect_equal(unname(cv[slope, ]) * sc[[v]], unname(ci[slope, ]), tolerance = 1e-7)
@@ -218,7 +218,7 @@ t28_check <- function(f, args, units = c("x1", "x2", "x3")) {
             else -slope
     expect_equal(unname(cv[same, ]), unname(ci[same, ]), tolerance = 1e-7)
     if (v == "x2") {
-      c4 <- t28_ci(d, f, "x4", args)
+      c4 <- quadrature_units_ci(d, f, "x4", args)
       at <- c(1L, grep("(Intercept)|g", rownames(ci), fixed = TRUE))
       expect_equal(unname(cv[at, ]), unname(c4[at, ]), tolerance = 1e-6)
     }
@@ -227,10 +227,10 @@ t28_check <- function(f, args, units = c("x1", "x2", "x3")) {
 }
 
 test_that("one-factor and several-term LMM profiles with (x | g) in any units of x match lme4's", {
-  c1 <- t28_check("yg ~ X + (X | g)", list(REML = FALSE))
-  c2 <- t28_check("yg ~ X + (X | g) + (1 | h)", list(REML = FALSE))
+  c1 <- quadrature_units_check("yg ~ X + (X | g)", list(REML = FALSE))
+  c2 <- quadrature_units_check("yg ~ X + (X | g) + (1 | h)", list(REML = FALSE))
   skip_if_not_installed("lme4")
-  d <- t28_data()
+  d <- quadrature_units_data()
   r1 <- suppressMessages(confint(lme4::lmer(yg ~ x + (x | g), d, REML = FALSE),
                                  method = "profile", oldNames = FALSE))
   expect_equal(c1[rownames(r1), ], r1, tolerance = 2e-5)
@@ -240,19 +240,19 @@ test_that("one-factor and several-term LMM profiles with (x | g) in any units of
 })
 
 test_that("Laplace, AGHQ and sparse Laplace GLMM profiles with (x | g) do not depend on x's units", {
-  t28_check("yb ~ X + (X | g)", list(family = binomial, nAGQ = 1))
-  t28_check("yb ~ X + (X | g) + (1 | h)", list(family = binomial))
+  quadrature_units_check("yb ~ X + (X | g)", list(family = binomial, nAGQ = 1))
+  quadrature_units_check("yb ~ X + (X | g) + (1 | h)", list(family = binomial))
   # The far-off AGHQ fit stops about 1e-6 below the optimum
   # (logLik -751.4652359 against -751.4652349 at nAGQ = 5), which moves
   # its intervals in the 7th digit: only the scalings are checked here.
-  t28_check("yb ~ X + (X | g)", list(family = binomial, nAGQ = 3), units = c("x1", "x3"))
+  quadrature_units_check("yb ~ X + (X | g)", list(family = binomial, nAGQ = 3), units = c("x1", "x3"))
 })
 
 test_that("the several-term GLMM profile with a variance at zero profiles the fixed effects", {
   # With h's variance at 0 the fit's covariance has no column for the
   # coefficient's lean, and profile_point() called the engine on theta of
   # length 1.
-  d <- t28_data()
+  d <- quadrature_units_data()
   fit <- suppressWarnings(glmm(yb ~ x1 + (x1 | g) + (1 | h), d[1:400, ], family = binomial))
   pr <- profile(fit, which = 1:2)
   ci <- confint(pr)

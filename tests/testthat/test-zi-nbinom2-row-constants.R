@@ -1,13 +1,13 @@
-# The two-part engines' per-row negative binomial constants (branch
-# zispeed27): exp(phi) and the log-gamma and digamma differences at y are
-# computed once per evaluation (TwoPartRE::row_const(), families-aux-re.h)
-# instead of on every pass of the inner search. They depend on theta
+# The two-part engines' per-row negative binomial constants: exp(phi) and
+# the log-gamma and digamma differences at y are computed once per
+# evaluation (TwoPartRE::row_const(), families-aux-re.h) instead of on
+# every pass of the inner search. They depend on theta
 # through the row's dispersion, so a value left over from an evaluation at
 # another dispersion would give a wrong log-likelihood: here the dispersion
 # varies by row (dispformula ~ w), and each engine is evaluated elsewhere
 # first.
 
-zs27_engine <- function(d, kind, fam = glmmgee::nbinom2(), wt = rep(1, nrow(d))) {
+row_constants_engine <- function(d, kind, fam = glmmgee::nbinom2(), wt = rep(1, nrow(d))) {
   n <- nrow(d)
   fam <- glmmgee:::resolve_family(fam)
   ind <- function(f) Matrix::sparseMatrix(i = seq_len(n), j = as.integer(f), x = 1,
@@ -25,7 +25,7 @@ zs27_engine <- function(d, kind, fam = glmmgee::nbinom2(), wt = rep(1, nrow(d)))
                            c(lr, zr + qa), lk, 3L, fam$family_code, fam$link_code, kind)
 }
 
-zs27_data <- function(seed, hurdle = FALSE) {
+row_constants_data <- function(seed, hurdle = FALSE) {
   set.seed(seed)
   n <- 300
   d <- data.frame(a = factor(sample(12, n, TRUE)), c = factor(sample(5, n, TRUE)),
@@ -44,9 +44,9 @@ test_that("the two-part sparse engine's nbinom2 value follows a per-row dispersi
   # Lambda = 0: H = I and the modes are 0, so the Laplace value is the
   # log-likelihood itself (dnbinom(), size = exp(delta1 + delta2 w)).
   for (hurdle in c(FALSE, TRUE)) {
-    d <- zs27_data(if (hurdle) 272 else 271, hurdle)
+    d <- row_constants_data(if (hurdle) 272 else 271, hurdle)
     expect_true(any(d$y > 8) && any(d$y > 0 & d$y <= 8))
-    eng <- zs27_engine(d, if (hurdle) 2L else 1L)
+    eng <- row_constants_engine(d, if (hurdle) 2L else 1L)
     thetas <- list(c(0.4, 0.3, 0, 0, 0, -0.5, 0.6, 0.4, 0.9),
                    c(-0.2, 0.5, 0, 0, 0, 0.3, -0.4, -1.1, 2.0),
                    c(1.2, -0.3, 0, 0, 0, -1.5, 1.0, 2.3, -1.7))
@@ -66,11 +66,11 @@ test_that("a reused sparse two-part engine gives a fresh engine's value and grad
   # and gradient agree; stale rows' constants (those of the dispersion
   # evaluated before) would move the value by far more.
   for (hurdle in c(FALSE, TRUE)) {
-    d <- zs27_data(if (hurdle) 274 else 273, hurdle)
+    d <- row_constants_data(if (hurdle) 274 else 273, hurdle)
     th <- c(0.4, 0.3, 0.5, 0.7, 0.6, -0.5, 0.6, 0.4, 0.9)
     before <- replace(th, 8:9, c(-1, -0.5))
-    fresh <- glmmgee:::cpp_spzire_grad(zs27_engine(d, if (hurdle) 2L else 1L), th)
-    eng <- zs27_engine(d, if (hurdle) 2L else 1L)
+    fresh <- glmmgee:::cpp_spzire_grad(row_constants_engine(d, if (hurdle) 2L else 1L), th)
+    eng <- row_constants_engine(d, if (hurdle) 2L else 1L)
     expect_true(is.finite(glmmgee:::cpp_spzire_grad(eng, before)$loglik))
     again <- glmmgee:::cpp_spzire_grad(eng, th)
     expect_true(is.finite(fresh$loglik))
@@ -89,7 +89,7 @@ test_that("a reused sparse two-part engine gives a fresh engine's value and grad
 
 test_that("one-factor two-part NB2 fits with a per-row dispersion reach glmmTMB's optimum", {
   skip_if_not_installed("glmmTMB")
-  d <- zs27_data(275)
+  d <- row_constants_data(275)
   d$g <- d$a
   ours <- suppressWarnings(glmm(y ~ x + (1 | g), data = d, family = nbinom2,
                                 ziformula = ~ w + (1 | g), dispformula = ~ w))
@@ -104,13 +104,13 @@ test_that("the sparse engine's exact gradient with weights matches differences o
   # search from kept pieces (TwoPartRE::third()), scaled by the row's
   # weight there: weights other than 1 and both families take every
   # branch (y = 0, y > 0, with and without dispersion).
-  d <- zs27_data(276)
+  d <- row_constants_data(276)
   set.seed(277)
   wt <- sample(c(0, 0.5, 1, 2, 3), nrow(d), TRUE)
   for (fam in list(glmmgee::nbinom2(), stats::poisson())) {
     pois <- identical(fam$family, "poisson")
     th <- c(0.4, 0.3, 0.5, 0.7, 0.6, -0.5, 0.6, if (!pois) c(0.4, 0.9))
-    eng <- zs27_engine(d, 1L, fam, wt)
+    eng <- row_constants_engine(d, 1L, fam, wt)
     r <- glmmgee:::cpp_spzire_grad(eng, th)
     expect_true(is.finite(r$loglik))
     h <- 1e-5

@@ -6,7 +6,7 @@
 # with false convergence, and the sparse one warned that the Hessian was
 # not negative definite (no standard errors).
 
-zire27_fit <- function(data, formula, zi) {
+zi_slope_fit <- function(data, formula, zi) {
   w <- character()
   f <- withCallingHandlers(glmm(formula, ziformula = zi, data = data, family = poisson),
                            warning = function(x) {
@@ -18,9 +18,9 @@ zire27_fit <- function(data, formula, zi) {
 
 # zi ~ g0 + g1 cover = (g0 + 5e6 g1) + 1e6 g1 c2: the zero part's
 # coefficients and random effects on c2 are A times those on cover.
-zire27_A <- matrix(c(1, 0, 5e6, 1e6), 2)
+zi_slope_A <- matrix(c(1, 0, 5e6, 1e6), 2)
 
-zire27_check <- function(r1, r2, zi_names1, zi_names2, D1, D2, tmb) {
+zi_slope_check <- function(r1, r2, zi_names1, zi_names2, D1, D2, tmb) {
   f1 <- r1$fit
   f2 <- r2$fit
   # Only the true singular fit (a correlation of -1 on cover, +1 on c2).
@@ -30,16 +30,16 @@ zire27_check <- function(r1, r2, zi_names1, zi_names2, D1, D2, tmb) {
   }
   expect_lt(abs(as.numeric(logLik(f2)) - as.numeric(logLik(f1))), 1e-7)
   expect_equal(fixef(f2), fixef(f1), tolerance = 1e-6)
-  expect_equal(unname(f2$theta[zi_names2]), drop(zire27_A %*% f1$theta[zi_names1]),
+  expect_equal(unname(f2$theta[zi_names2]), drop(zi_slope_A %*% f1$theta[zi_names1]),
                tolerance = 1e-6)
-  expect_equal(D2, zire27_A %*% D1 %*% t(zire27_A), tolerance = 1e-5, ignore_attr = TRUE)
+  expect_equal(D2, zi_slope_A %*% D1 %*% t(zi_slope_A), tolerance = 1e-5, ignore_attr = TRUE)
   V1 <- vcov(f1, full = TRUE)
   V2 <- vcov(f2, full = TRUE)
   expect_true(all(is.finite(sqrt(diag(V2)[c(names(fixef(f2)), zi_names2)]))))
   cn <- names(fixef(f1))
   expect_equal(sqrt(diag(V2)[cn]), sqrt(diag(V1)[cn]), tolerance = 1e-4)
   expect_equal(unname(sqrt(diag(V2)[zi_names2])),
-               sqrt(diag(zire27_A %*% V1[zi_names1, zi_names1] %*% t(zire27_A))),
+               sqrt(diag(zi_slope_A %*% V1[zi_names1, zi_names1] %*% t(zi_slope_A))),
                tolerance = 1e-4)
   # The fit on cover against glmmTMB's, which reports singular convergence
   # (its logLik up to 2e-5 lower): as high, and close.
@@ -68,19 +68,19 @@ test_that("one factor: zi ~ c2 + (c2 | site) with c2 far from zero is the fit on
   data(Salamanders, package = "glmmTMB", envir = environment())
   d <- Salamanders
   d$c2 <- d$cover * 1e-6 - 5
-  r1 <- zire27_fit(d, count ~ mined + (1 | site), ~ cover + (cover | site))
-  r2 <- zire27_fit(d, count ~ mined + (1 | site), ~ c2 + (c2 | site))
+  r1 <- zi_slope_fit(d, count ~ mined + (1 | site), ~ cover + (cover | site))
+  r2 <- zi_slope_fit(d, count ~ mined + (1 | site), ~ c2 + (c2 | site))
   expect_s3_class(r2$fit, "glmmgee_glmm_zire")
   tmb <- suppressWarnings(glmmTMB::glmmTMB(count ~ mined + (1 | site), data = d,
                                            family = poisson, ziformula = ~ cover + (cover | site)))
   zi <- 2:3
-  zire27_check(r1, r2, c("zi~(Intercept)", "zi~cover"), c("zi~(Intercept)", "zi~c2"),
+  zi_slope_check(r1, r2, c("zi~(Intercept)", "zi~cover"), c("zi~(Intercept)", "zi~c2"),
                VarCorr(r1$fit)$site[zi, zi], VarCorr(r2$fit)$site[zi, zi], tmb)
   # The count part's random effects and the zero part's modes (b = A b).
   expect_equal(ranef(r2$fit)$site, ranef(r1$fit)$site, tolerance = 1e-5, ignore_attr = TRUE)
   b1 <- as.matrix(ranef(r1$fit, component = "zi")$site)
   b2 <- as.matrix(ranef(r2$fit, component = "zi")$site)
-  expect_equal(b2, b1 %*% t(zire27_A), tolerance = 1e-4, ignore_attr = TRUE)
+  expect_equal(b2, b1 %*% t(zi_slope_A), tolerance = 1e-4, ignore_attr = TRUE)
 })
 
 test_that("sparse engine: zi ~ c2 + (c2 | site) beside (1 | spp) has its standard errors", {
@@ -88,27 +88,27 @@ test_that("sparse engine: zi ~ c2 + (c2 | site) beside (1 | spp) has its standar
   data(Salamanders, package = "glmmTMB", envir = environment())
   d <- Salamanders
   d$c2 <- d$cover * 1e-6 - 5
-  r1 <- zire27_fit(d, count ~ mined + (1 | site) + (1 | spp), ~ cover + (cover | site))
-  r2 <- zire27_fit(d, count ~ mined + (1 | site) + (1 | spp), ~ c2 + (c2 | site))
+  r1 <- zi_slope_fit(d, count ~ mined + (1 | site) + (1 | spp), ~ cover + (cover | site))
+  r2 <- zi_slope_fit(d, count ~ mined + (1 | site) + (1 | spp), ~ c2 + (c2 | site))
   expect_s3_class(r2$fit, "glmmgee_glmm_zire_sparse")
   tmb <- suppressWarnings(glmmTMB::glmmTMB(count ~ mined + (1 | site) + (1 | spp), data = d,
                                            family = poisson, ziformula = ~ cover + (cover | site)))
-  zire27_check(r1, r2, c("zi~(Intercept)", "zi~cover"), c("zi~(Intercept)", "zi~c2"),
+  zi_slope_check(r1, r2, c("zi~(Intercept)", "zi~cover"), c("zi~(Intercept)", "zi~c2"),
                VarCorr(r1$fit)[["zi~site"]], VarCorr(r2$fit)[["zi~site"]], tmb)
   # The covariance parameters off the boundary: on the face lambda[2,2] = 0
   # the map is linear, (l11, l21) on c2 = -A (l11, l21) on cover.
   l1 <- r1$fit$theta[c("zi~site.(Intercept)", "zi~site.cover.(Intercept)")]
   l2 <- r2$fit$theta[c("zi~site.(Intercept)", "zi~site.c2.(Intercept)")]
-  expect_equal(unname(l2), -drop(zire27_A %*% l1), tolerance = 1e-5)
+  expect_equal(unname(l2), -drop(zi_slope_A %*% l1), tolerance = 1e-5)
   V1 <- vcov(r1$fit, full = TRUE)[names(l1), names(l1)]
   V2 <- vcov(r2$fit, full = TRUE)[names(l2), names(l2)]
-  expect_equal(V2, zire27_A %*% V1 %*% t(zire27_A), tolerance = 1e-3, ignore_attr = TRUE)
+  expect_equal(V2, zi_slope_A %*% V1 %*% t(zi_slope_A), tolerance = 1e-3, ignore_attr = TRUE)
 })
 
 # Simulated two-part counts with a correlated zero-part random slope
 # (SDs 1 and 0.8, correlation 0.3) beside two count-part intercepts: an
 # interior optimum for the sparse engine.
-zire27_sim <- function(seed = 1, M = 80, n = 10) {
+zi_slope_sim <- function(seed = 1, M = 80, n = 10) {
   set.seed(seed)
   d <- data.frame(g = factor(rep(seq_len(M), each = n)),
                   h = factor(sample(1:5, M * n, TRUE)), x = rnorm(M * n))
@@ -122,9 +122,9 @@ zire27_sim <- function(seed = 1, M = 80, n = 10) {
 
 test_that("sparse engine, interior optimum: a far zero-part slope is no false singular fit", {
   skip_if_not_installed("glmmTMB")
-  d <- zire27_sim()
-  r1 <- zire27_fit(d, y ~ x + (1 | g) + (1 | h), ~ x + (x | g))
-  r2 <- zire27_fit(d, y ~ x + (1 | g) + (1 | h), ~ x2 + (x2 | g))
+  d <- zi_slope_sim()
+  r1 <- zi_slope_fit(d, y ~ x + (1 | g) + (1 | h), ~ x + (x | g))
+  r2 <- zi_slope_fit(d, y ~ x + (1 | g) + (1 | h), ~ x2 + (x2 | g))
   # Before: "singular fit" and "the Hessian ... not negative definite".
   expect_length(r1$warnings, 0L)
   expect_length(r2$warnings, 0L)
@@ -135,9 +135,9 @@ test_that("sparse engine, interior optimum: a far zero-part slope is no false si
   expect_equal(fixef(f2), fixef(f1), tolerance = 1e-6)
   z1 <- c("zi~(Intercept)", "zi~x")
   z2 <- c("zi~(Intercept)", "zi~x2")
-  expect_equal(unname(f2$theta[z2]), drop(zire27_A %*% f1$theta[z1]), tolerance = 1e-6)
+  expect_equal(unname(f2$theta[z2]), drop(zi_slope_A %*% f1$theta[z1]), tolerance = 1e-6)
   expect_equal(VarCorr(f2)[["zi~g"]],
-               zire27_A %*% VarCorr(f1)[["zi~g"]] %*% t(zire27_A),
+               zi_slope_A %*% VarCorr(f1)[["zi~g"]] %*% t(zi_slope_A),
                tolerance = 1e-5, ignore_attr = TRUE)
   V1 <- vcov(f1, full = TRUE)
   V2 <- vcov(f2, full = TRUE)
@@ -145,7 +145,7 @@ test_that("sparse engine, interior optimum: a far zero-part slope is no false si
   cn <- c(names(fixef(f1)), "g.(Intercept)", "h.(Intercept)")
   expect_equal(sqrt(diag(V2)[cn]), sqrt(diag(V1)[cn]), tolerance = 1e-4)
   expect_equal(unname(sqrt(diag(V2)[z2])),
-               sqrt(diag(zire27_A %*% V1[z1, z1] %*% t(zire27_A))), tolerance = 1e-4)
+               sqrt(diag(zi_slope_A %*% V1[z1, z1] %*% t(zi_slope_A))), tolerance = 1e-4)
   tmb <- glmmTMB::glmmTMB(y ~ x + (1 | g) + (1 | h), ziformula = ~ x + (x | g), data = d,
                           family = poisson)
   expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(tmb)), tolerance = 1e-8)
@@ -156,15 +156,15 @@ test_that("sparse engine, interior optimum: a far zero-part slope is no false si
 })
 
 test_that("sparse GLMM without a zero part: a far slope's interior optimum is reported as such", {
-  d <- zire27_sim(2)
+  d <- zi_slope_sim(2)
   d$y <- rpois(nrow(d), exp(0.3 + 0.5 * d$x + rnorm(80, 0, 0.5)[d$g] +
                               rnorm(80, 0, 0.3)[d$g] * d$x + rnorm(5, 0, 0.3)[d$h]))
-  r1 <- zire27_fit(d, y ~ x + (x | g) + (1 | h), NULL)
-  r2 <- zire27_fit(d, y ~ x2 + (x2 | g) + (1 | h), NULL)
+  r1 <- zi_slope_fit(d, y ~ x + (x | g) + (1 | h), NULL)
+  r2 <- zi_slope_fit(d, y ~ x2 + (x2 | g) + (1 | h), NULL)
   expect_length(r1$warnings, 0L)
   expect_length(r2$warnings, 0L)
   expect_lt(abs(as.numeric(logLik(r2$fit)) - as.numeric(logLik(r1$fit))), 1e-7)
-  A <- zire27_A
+  A <- zi_slope_A
   expect_equal(unname(fixef(r2$fit)), drop(A %*% fixef(r1$fit)), tolerance = 1e-6)
   expect_equal(unname(sqrt(diag(A %*% vcov(r1$fit) %*% t(A)))),
                unname(sqrt(diag(vcov(r2$fit)))), tolerance = 1e-4)
@@ -193,9 +193,9 @@ test_that("correlated parts (zi_correlated = TRUE): the far slope is centred by 
   expect_lt(abs(as.numeric(logLik(r2)) - as.numeric(logLik(r1))), 1e-7)
   expect_equal(fixef(r2), fixef(r1), tolerance = 1e-6)
   expect_equal(unname(r2$theta[c("zi~(Intercept)", "zi~c2")]),
-               drop(zire27_A %*% r1$theta[c("zi~(Intercept)", "zi~cover")]), tolerance = 1e-6)
+               drop(zi_slope_A %*% r1$theta[c("zi~(Intercept)", "zi~cover")]), tolerance = 1e-6)
   B <- diag(1, 3)
-  B[2:3, 2:3] <- zire27_A
+  B[2:3, 2:3] <- zi_slope_A
   expect_equal(VarCorr(r2)$site, B %*% VarCorr(r1)$site %*% t(B), tolerance = 1e-5,
                ignore_attr = TRUE)
   expect_equal(sqrt(diag(vcov(r2))), sqrt(diag(vcov(r1))), tolerance = 1e-4)

@@ -62,14 +62,14 @@ test_that("the engine's state is kept and put back whole, and a wrong state is r
   ns <- asNamespace("glmmgee")
   # The engine of a fit, caught where the fitter asks it for the modes.
   suppressMessages(trace("cpp_spzire_modes", where = ns, print = FALSE,
-                         tracer = quote(assign(".zinb30_engine", ptr, envir = globalenv()))))
+                         tracer = quote(assign(".refused_region_engine", ptr, envir = globalenv()))))
   on.exit({
     suppressMessages(untrace("cpp_spzire_modes", where = ns))
-    if (exists(".zinb30_engine", envir = globalenv())) rm(".zinb30_engine", envir = globalenv())
+    if (exists(".refused_region_engine", envir = globalenv())) rm(".refused_region_engine", envir = globalenv())
   })
   suppressWarnings(glmm(count ~ mined + (1 | site) + (1 | spp), data = Salamanders,
                         family = nbinom2, ziformula = ~ (1 | site)))
-  e <- get(".zinb30_engine", envir = globalenv())
+  e <- get(".refused_region_engine", envir = globalenv())
   expect_s3_class(e, "glmmgee_spzire_engine")
   st <- glmmgee:::cpp_spzire_state(e)
   expect_named(st, c("u", "evec"))

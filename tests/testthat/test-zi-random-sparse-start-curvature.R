@@ -9,7 +9,7 @@
 # differences. spzire_test_engine() and spzire_test_data() are in
 # test-zi-random-sparse-gradient.R; copies here keep this file standalone.
 
-zi26_engine <- function(d, fam, kind) {
+start_curvature_engine <- function(d, fam, kind) {
   n <- nrow(d)
   fam <- glmmgee:::resolve_family(fam)
   ind <- function(f) Matrix::sparseMatrix(i = seq_len(n), j = as.integer(f), x = 1,
@@ -31,7 +31,7 @@ zi26_engine <- function(d, fam, kind) {
   list(eng = eng, pd = ncol(Xd))
 }
 
-zi26_data <- function(seed, nb = FALSE, hurdle = FALSE) {
+start_curvature_data <- function(seed, nb = FALSE, hurdle = FALSE) {
   set.seed(seed)
   n <- 240
   d <- data.frame(a = factor(sample(12, n, TRUE)), b = factor(sample(7, n, TRUE)),
@@ -51,8 +51,8 @@ test_that("with Lambda = 0 the coefficients' start curvature is the exact Hessia
                 list(nb = TRUE, hurdle = TRUE, fam = glmmgee::nbinom2(), kind = 2L))
   for (k in seq_along(cases)) {
     cs <- cases[[k]]
-    d <- zi26_data(30 + k, nb = cs$nb, hurdle = cs$hurdle)
-    e <- zi26_engine(d, cs$fam, cs$kind)
+    d <- start_curvature_data(30 + k, nb = cs$nb, hurdle = cs$hurdle)
+    e <- start_curvature_engine(d, cs$fam, cs$kind)
     # (beta, Lambda's 4 entries, gamma, delta)
     th <- c(0.4, 0.3, 0, 0, 0, 0, -0.5, 0.6, if (e$pd) c(0.5, 0.2))
     fixed <- c(1:2, 7:8, if (e$pd) 9:10)
@@ -70,8 +70,8 @@ test_that("with Lambda = 0 the coefficients' start curvature is the exact Hessia
 })
 
 test_that("the start curvature needs an evaluation at the same parameters; away from Lambda = 0 it is negative definite near an optimum", {
-  d <- zi26_data(41, nb = TRUE)
-  e <- zi26_engine(d, glmmgee::nbinom2(), 1L)
+  d <- start_curvature_data(41, nb = TRUE)
+  e <- start_curvature_engine(d, glmmgee::nbinom2(), 1L)
   th <- c(0.4, 0.3, 0.5, 0.3, 0.6, 0.4, -0.5, 0.6, 0.5, 0.2)
   th2 <- th
   th2[1] <- 0.41
