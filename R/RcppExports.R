@@ -34,32 +34,32 @@ cpp_nested_modes <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_nested_modes`, ptr, theta)
 }
 
-cpp_zire_new <- function(X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads, nsecond = -1L) {
-    .Call(`_glmmgee_cpp_zire_new`, X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads, nsecond)
+cpp_two_part_new <- function(X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads, nsecond = -1L) {
+    .Call(`_glmmgee_cpp_two_part_new`, X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads, nsecond)
 }
 
-cpp_zire_eval <- function(ptr, theta, gradient) {
-    .Call(`_glmmgee_cpp_zire_eval`, ptr, theta, gradient)
+cpp_two_part_eval <- function(ptr, theta, gradient) {
+    .Call(`_glmmgee_cpp_two_part_eval`, ptr, theta, gradient)
 }
 
-cpp_zire_scores <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_zire_scores`, ptr, theta)
+cpp_two_part_scores <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_two_part_scores`, ptr, theta)
 }
 
-cpp_zire_eval_scores <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_zire_eval_scores`, ptr, theta)
+cpp_two_part_eval_scores <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_two_part_eval_scores`, ptr, theta)
 }
 
-cpp_zire_summaries <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_zire_summaries`, ptr, theta)
+cpp_two_part_summaries <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_two_part_summaries`, ptr, theta)
 }
 
-cpp_zire_fixed_curvature <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_zire_fixed_curvature`, ptr, theta)
+cpp_two_part_fixed_curvature <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_two_part_fixed_curvature`, ptr, theta)
 }
 
-cpp_zire_set_nagq <- function(ptr, nAGQ) {
-    invisible(.Call(`_glmmgee_cpp_zire_set_nagq`, ptr, nAGQ))
+cpp_two_part_set_nagq <- function(ptr, nAGQ) {
+    invisible(.Call(`_glmmgee_cpp_two_part_set_nagq`, ptr, nAGQ))
 }
 
 cpp_agq_new <- function(X, Z, y, wt, offset, group, M, lam_row, lam_col, family, link, nAGQ, nthreads) {
@@ -270,48 +270,48 @@ cpp_sparse_glm_start <- function(ptr, maxit) {
     .Call(`_glmmgee_cpp_sparse_glm_start`, ptr, maxit)
 }
 
-cpp_spzire_new <- function(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind, nsecond = -1L) {
-    .Call(`_glmmgee_cpp_spzire_new`, X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind, nsecond)
+cpp_sparse_two_part_new <- function(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind, nsecond = -1L) {
+    .Call(`_glmmgee_cpp_sparse_two_part_new`, X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind, nsecond)
 }
 
-cpp_spzire_eval <- function(ptr, thetas) {
-    .Call(`_glmmgee_cpp_spzire_eval`, ptr, thetas)
+cpp_sparse_two_part_eval <- function(ptr, thetas) {
+    .Call(`_glmmgee_cpp_sparse_two_part_eval`, ptr, thetas)
 }
 
-cpp_spzire_grad <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_spzire_grad`, ptr, theta)
+cpp_sparse_two_part_grad <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_sparse_two_part_grad`, ptr, theta)
 }
 
-cpp_spzire_fixed_curvature <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_spzire_fixed_curvature`, ptr, theta)
+cpp_sparse_two_part_fixed_curvature <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_sparse_two_part_fixed_curvature`, ptr, theta)
 }
 
-cpp_spzire_modes <- function(ptr, theta, guard = TRUE) {
-    .Call(`_glmmgee_cpp_spzire_modes`, ptr, theta, guard)
+cpp_sparse_two_part_modes <- function(ptr, theta, guard = TRUE) {
+    .Call(`_glmmgee_cpp_sparse_two_part_modes`, ptr, theta, guard)
 }
 
-cpp_spzire_degenerate <- function(ptr) {
-    .Call(`_glmmgee_cpp_spzire_degenerate`, ptr)
+cpp_sparse_two_part_degenerate <- function(ptr) {
+    .Call(`_glmmgee_cpp_sparse_two_part_degenerate`, ptr)
 }
 
-cpp_spzire_reset <- function(ptr) {
-    invisible(.Call(`_glmmgee_cpp_spzire_reset`, ptr))
+cpp_sparse_two_part_reset <- function(ptr) {
+    invisible(.Call(`_glmmgee_cpp_sparse_two_part_reset`, ptr))
 }
 
-cpp_spzire_warm <- function(ptr) {
-    .Call(`_glmmgee_cpp_spzire_warm`, ptr)
+cpp_sparse_two_part_warm <- function(ptr) {
+    .Call(`_glmmgee_cpp_sparse_two_part_warm`, ptr)
 }
 
-cpp_spzire_set_warm <- function(ptr, u) {
-    invisible(.Call(`_glmmgee_cpp_spzire_set_warm`, ptr, u))
+cpp_sparse_two_part_set_warm <- function(ptr, u) {
+    invisible(.Call(`_glmmgee_cpp_sparse_two_part_set_warm`, ptr, u))
 }
 
-cpp_spzire_state <- function(ptr) {
-    .Call(`_glmmgee_cpp_spzire_state`, ptr)
+cpp_sparse_two_part_state <- function(ptr) {
+    .Call(`_glmmgee_cpp_sparse_two_part_state`, ptr)
 }
 
-cpp_spzire_set_state <- function(ptr, state) {
-    invisible(.Call(`_glmmgee_cpp_spzire_set_state`, ptr, state))
+cpp_sparse_two_part_set_state <- function(ptr, state) {
+    invisible(.Call(`_glmmgee_cpp_sparse_two_part_set_state`, ptr, state))
 }
 
 cpp_sparse_new <- function(X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link) {

@@ -174,9 +174,9 @@ glmm_sparse_dispre_fit_units <- function(X, y, rc, rd, family, Xd, weights, offs
   p <- ncol(X)
   check_full_rank(X)
   zi <- zkind %in% c("zi", "hurdle")
-  se <- if (zi) zire_sparse_engine(X, y, rc, rd, family, paste0(zkind, "_disp_re"), Xz, Xd,
+  se <- if (zi) zi_random_sparse_engine(X, y, rc, rd, family, paste0(zkind, "_disp_re"), Xz, Xd,
                                    weights, offset, offz, offd)
-        else zire_sparse_engine(X, y, rc, rd, family, "disp_re", Xd, NULL, weights, offset, offd,
+        else zi_random_sparse_engine(X, y, rc, rd, family, "disp_re", Xd, NULL, weights, offset, offd,
                                 rep(0, n))
   re <- se$re
   pz <- if (zi) se$pz else 0L
@@ -195,32 +195,32 @@ glmm_sparse_dispre_fit_units <- function(X, y, rc, rd, family, Xd, weights, offs
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), aux)
   # (`penalized`: the prior on the conditional part's coefficients and,
   # with pen_zi, the zero part's)
-  evalf <- penalized_evalf(spzire_evaluator(eng),
+  evalf <- penalized_evalf(sparse_two_part_evaluator(eng),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
-  refused <- function() cpp_spzire_degenerate(eng)$refused
+  refused <- function() cpp_sparse_two_part_degenerate(eng)$refused
   if (!is.null(start))
     theta <- zi_search_start(start, P, rp$to_star, function(t) evalf(t)$loglik, function()
       if (refused() > 0) " (the joint mode of the mean's and the dispersion's random effects is nearly degenerate there)" else "")
   fixed <- c(seq_len(p), nb + seq_len(pz + pd))
   # (not with a penalty: its prior's curvature would be missing)
   fixed_curv <- if (is.null(penalty)) function(th) {
-    H <- cpp_spzire_fixed_curvature(eng, th)
+    H <- cpp_sparse_two_part_fixed_curvature(eng, th)
     if (is.null(H)) NULL else list(idx = fixed, H = H)
   }
   search <- function(th, ev) {
     r <- sparse_zi_search(ev, th, re, p, pz, pd, P, X, Xz, Xd, control, fixed_curv = fixed_curv)
-    r$run$warm <- cpp_spzire_warm(eng)
+    r$run$warm <- cpp_sparse_two_part_warm(eng)
     r
   }
   # The joint objective of (u, v) is not concave in general (a gaussian
   # row's Hessian in (eta, log sigma) has determinant -2 r^2 / sigma^4), so
   # the search starts guarded as the zero part's: abandoned next to points
   # where the joint mode degenerates and restarted from smaller dispersion
-  # standard deviations (zire_first_search()).
-  sr <- zire_first_search(search, evalf, refused, theta, is.null(start), cpp_spzire_state(eng),
-                          function(w) cpp_spzire_set_state(eng, w), re, p, rc$ntheta,
-                          near = 50 * cpp_spzire_degenerate(eng)$bound)
-  fs <- zire_finish(sr, eng, evalf, re, p, P, control, refused, fixed_curv)
+  # standard deviations (zi_random_first_search()).
+  sr <- zi_random_first_search(search, evalf, refused, theta, is.null(start), cpp_sparse_two_part_state(eng),
+                          function(w) cpp_sparse_two_part_set_state(eng, w), re, p, rc$ntheta,
+                          near = 50 * cpp_sparse_two_part_degenerate(eng)$bound)
+  fs <- zi_random_finish(sr, eng, evalf, re, p, P, control, refused, fixed_curv)
   sr <- fs$sr
   fin <- fs$fin
   m <- fs$m
@@ -231,7 +231,7 @@ glmm_sparse_dispre_fit_units <- function(X, y, rc, rd, family, Xd, weights, offs
   deg <- two_part_joint_checks(m, eng, fs$refused_kept, tl$optinfo$warnings, TRUE,
                                start_ok = TRUE, quadrature_ok = on_one_factor(rc, rd))
   warn <- c(tl$optinfo$warnings, deg$warning)
-  tms <- zire_term_summaries(rp, re, m, fin$theta, theta, p, rc$ntheta)
+  tms <- zi_random_term_summaries(rp, re, m, fin$theta, theta, p, rc$ntheta)
   tl$optinfo$warnings <- warn
   tl$optinfo$laplace_validity <- deg$record
   tl$optinfo$zero_variance_check <- sr$zero_variance
@@ -259,7 +259,7 @@ glmm_sparse_dispre_fit_units <- function(X, y, rc, rd, family, Xd, weights, offs
 # same, with the engine agq_zero_re and the rule `nAGQ`. With `rzero`, the
 # zero part's random-effect terms (on the same factor), the three parts'
 # effects are integrated jointly (engine kinds 7 and 8, the order of theta
-# and of glmm_sparse_zire_fit(rd =)'s fit).
+# and of glmm_sparse_zi_random_fit(rd =)'s fit).
 glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, control, offd,
                                 start, nAGQ, penalty = NULL, Xz = NULL, offz = NULL,
                                 zkind = "disp", rzero = NULL) {
@@ -276,13 +276,13 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
   # random parts the same order
   to_engine <- if (three) seq_len(p + nth + pz + pd) else dispre_engine_order(p + nth, pz, pd)
   r <- if (three)
-    glmm_zire_fit(X, y, mean_re_covariates(rc, n), row_re_covariates(rzero), grp$index, family,
+    glmm_zi_random_fit(X, y, mean_re_covariates(rc, n), row_re_covariates(rzero), grp$index, family,
                   paste0(zkind, "_both_re"), Xz, Xd, weights, offset, offz = offz, offd = offd,
                   nAGQ = nAGQ, cov_blocks_c = term_sizes(rc), cov_blocks_z = term_sizes(rzero),
                   control = control, start = start, penalty = penalty,
                   Zd = row_re_covariates(rd), cov_blocks_d = term_sizes(rd))
   else
-    glmm_zire_fit(X, y, mean_re_covariates(rc, n), row_re_covariates(rd), grp$index, family,
+    glmm_zi_random_fit(X, y, mean_re_covariates(rc, n), row_re_covariates(rd), grp$index, family,
                   if (zkind == "disp") "disp_re" else paste0(zkind, "_disp_re"), Xd,
                   if (pz) Xz, weights, offset, offz = offd %||% rep(0, n),
                   offd = if (zkind != "disp") offz, nAGQ = nAGQ,
@@ -372,7 +372,7 @@ agq_term_summaries <- function(re, first, Lambda, s, at) {
 # The positions, in a location-scale fit's theta (nb fixed effects and
 # covariance parameters, pz zero-part and pd dispersion coefficients), of
 # the one-factor engine's parameters, which put the dispersion's
-# coefficients before the zero part's (glmm_zire_fit()).
+# coefficients before the zero part's (glmm_zi_random_fit()).
 dispre_engine_order <- function(nb, pz, pd) c(seq_len(nb), nb + pz + seq_len(pd), nb + seq_len(pz))
 
 # The mean's random-effect covariates of each row (row_re_covariates()),
@@ -396,7 +396,7 @@ term_sizes <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
 dispre_group_term <- function(rc, rd) (if (length(rc$terms)) rc else rd)$terms[[1L]]
 
 # The engine of such a fit rebuilt for profile_engine(), exactly as the fit
-# built it (zire_engine_setup() on the user's designs, so on the same basis
+# built it (zi_random_engine_setup() on the user's designs, so on the same basis
 # of the random effects, which a finite rule depends on), with the fit's
 # rule: `rc`, `rd` the parts' terms, `ax` profile_aux_inputs(), whose `Tx`
 # defines the parameters theta* = (Tx beta, ...) the profile evaluates at.
@@ -418,17 +418,17 @@ dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam, rzero = NULL) {
   Zc <- mean_re_covariates(rc, n)
   group <- dispre_group_term(rc, rd)$index
   su <- if (three)
-    zire_engine_setup(fit$X, y, Zc, row_re_covariates(rzero), group, fam,
+    zi_random_engine_setup(fit$X, y, Zc, row_re_covariates(rzero), group, fam,
                       paste0(a$kind, "_both_re"), Xz %||% matrix(0, n, 0L), a$disp$X, w, off,
                       offz, offd, term_sizes(rc), term_sizes(rzero), FALSE, 1L,
                       row_re_covariates(rd), term_sizes(rd))
   else
-    zire_engine_setup(fit$X, y, Zc, row_re_covariates(rd), group, fam,
+    zi_random_engine_setup(fit$X, y, Zc, row_re_covariates(rd), group, fam,
                       if (zero) paste0(a$kind, "_disp_re") else "disp_re", a$disp$X,
                       if (zero) Xz %||% matrix(0, n, 0L), w, off, offd,
                       if (zero) offz else rep(0, n), term_sizes(rc), term_sizes(rd), FALSE, 1L)
   eng <- su$eng
-  cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
+  cpp_two_part_set_nagq(eng, as.integer(fit$nAGQ))
   Tx <- ax$Tx
   ip <- if (!is.null(Tx)) star_positions(Tx)
   pz <- if (is.null(Xz)) 0L else ncol(Xz)
@@ -451,7 +451,7 @@ dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam, rzero = NULL) {
   eval <- function(th) {
     tu <- user(th)
     r <- tryCatch({
-      r <- cpp_zire_eval(eng, su$rp$to_star(tu), TRUE)
+      r <- cpp_two_part_eval(eng, su$rp$to_star(tu), TRUE)
       r$gradient <- drop(back(matrix(r$gradient, 1L), tu))
       r
     }, error = function(e) NULL)
@@ -462,7 +462,7 @@ dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam, rzero = NULL) {
   }
   split <- one_factor_score_split(su$cl$index, length(su$cl$levels), w, function(th) {
     tu <- user(th)
-    back(cpp_zire_scores(eng, su$rp$to_star(tu)), tu)
+    back(cpp_two_part_scores(eng, su$rp$to_star(tu)), tu)
   })
   list(eval = eval, split = split, rotated = !is.null(su$rz))
 }

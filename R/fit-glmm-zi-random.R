@@ -10,7 +10,7 @@
 # effects); `correlated = FALSE` keeps it block-diagonal over the two parts
 # (glmmTMB's model: separate terms), TRUE makes it full (GLMMadaptive's
 # model: one unstructured covariance over both parts).
-glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
+glmm_zi_random_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                           weights = NULL, offset = NULL, offz = NULL, offd = NULL,
                           nAGQ = 1L, cov_blocks_c = ncol(Zc), cov_blocks_z = ncol(Zz),
                           correlated = FALSE, control = glmm_control(), start = NULL,
@@ -33,7 +33,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   for (M in list(Xz, Xd)) if (!is.null(M) && !all_finite(M))
     stop("the zero-inflation or dispersion model matrix contains NA, NaN or infinite values",
          call. = FALSE)
-  su <- zire_engine_setup(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights, offset, offz, offd,
+  su <- zi_random_engine_setup(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights, offset, offz, offd,
                           cov_blocks_c, cov_blocks_z, correlated, control$nthreads, Zd,
                           cov_blocks_d)
   nAGQ <- check_nAGQ(nAGQ, su$q)
@@ -42,8 +42,8 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   p <- ncol(X); pz <- ncol(Xz); pd <- if (is.null(Xd)) 0L else ncol(Xd)
   nb <- p + length(pat$row)
   Xzs <- su$Xzs; XdS <- su$XdS
-  cpp_zire_set_nagq(eng, nAGQ)
-  cpp_zire_set_nagq(eng, 1L)
+  cpp_two_part_set_nagq(eng, nAGQ)
+  cpp_two_part_set_nagq(eng, 1L)
   # (swapped: the start and the names in the usual order, zero part then
   # dispersion, and then in the engine's)
   swapped <- c(seq_len(nb), nb + pd + seq_len(pz), nb + seq_len(pd))
@@ -53,7 +53,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                              if (pd) XdS, offd, pz, pat, Xzs, offz)[swapped]
   if (!is.null(start))
     st <- zi_search_start(start, length(st), rp$to_star,
-                          function(t) cpp_zire_eval(eng, t, FALSE)$loglik)
+                          function(t) cpp_two_part_eval(eng, t, FALSE)$loglik)
   # No Laplace stage before quadrature: the two-part likelihood is not
   # concave in (eta, logit pi), and in clusters of zeros the Laplace
   # approximation can exceed the probability one (a positive cluster
@@ -78,7 +78,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                                                    nb + pz + seq_len(pd), length(st), rp$Xd,
                                                    rp$Td, limit_zero_rows(y, kind)),
                        summaries = function(theta, theta_s) {
-                         s <- cpp_zire_summaries(eng, theta_s)
+                         s <- cpp_two_part_summaries(eng, theta_s)
                          if (is.null(rz)) s else rotate_summaries(s, rp$rotation(theta, theta_s))
                        })
   # The same non-concavity with independent parts: a cluster's Laplace
@@ -108,7 +108,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
 
 # The (beta, Lambda) block of the reparameterization: X centred and scaled
 # (beta* = T beta), Lambda's entries unchanged.
-zire_base_reparam <- function(X, nl) {
+zi_random_base_reparam <- function(X, nl) {
   tx <- design_transform(X)
   p <- ncol(X)
   Ti <- backsolve(tx$T, diag(1, p))
@@ -135,22 +135,22 @@ zire_base_reparam <- function(X, nl) {
 # or * 1e-4, reached the optimum there). Salamanders, zi ~ c2 + (c2 | site)
 # with c2 = cover * 1e-6 - 5 stopped with false convergence 1.8 below the
 # optimum found with cover.
-zire_z_reparam <- function(X, Zc, Zz, pat, cov_blocks, z_blocks, p) {
+zi_random_z_reparam <- function(X, Zc, Zz, pat, cov_blocks, z_blocks, p) {
   if (ncol(Zc) + ncol(Zz) < 2L) return(NULL)
   rz <- glmm_reparam(X, cbind(Zc, Zz), pat, cov_blocks, p, FALSE, z_blocks = z_blocks)
   if (!rz$far) return(NULL)
   rz
 }
 
-# The engine of glmm_zire_fit() on its search scale: the designs centred and
+# The engine of glmm_zi_random_fit() on its search scale: the designs centred and
 # scaled (aux_reparam()), Z rotated where a random slope lies far from zero
-# (zire_z_reparam()); `rp` maps the user's parameters to the engine's
+# (zi_random_z_reparam()); `rp` maps the user's parameters to the engine's
 # (to_star(), jacobian()). Also rebuilds a fit's engine exactly for its
 # profile and robust covariances (dispre_agq_engine()): at a finite rule
 # the quadrature depends on the basis of the random effects. `Zd`: the
 # dispersion's random-effect design after the zero part's (kinds
 # zi_both_re, hurdle_both_re), or NULL.
-zire_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights, offset, offz,
+zi_random_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights, offset, offz,
                               offd, cov_blocks_c, cov_blocks_z, correlated, nthreads,
                               Zd = NULL, cov_blocks_d = NULL) {
   n <- nrow(X)
@@ -165,7 +165,7 @@ zire_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights
   pat <- block_pattern(blocks)
   check_full_rank(X)
   # (kind disp_re: the dispersion's design is in the zero part's slot;
-  # zi_disp_re and hurdle_disp_re: the two slots swapped, glmm_zire_fit())
+  # zi_disp_re and hurdle_disp_re: the two slots swapped, glmm_zi_random_fit())
   if (kind == "disp_re") check_aux_rank(NULL, Xz)
   else if (kind %in% c("zi_disp_re", "hurdle_disp_re")) check_aux_rank(Xd, Xz)
   else check_aux_rank(Xz, Xd)
@@ -174,9 +174,9 @@ zire_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights
   nb <- p + nl
   # The search runs on centred and scaled fixed-effect designs of all three
   # parts (reparam-zi.R). Lambda is left as it is, unless a random slope of
-  # either part lies far from zero (zire_z_reparam()).
-  rz <- zire_z_reparam(X, Zc, Zz, pat, blocks, c(cov_blocks_c, cov_blocks_z, cov_blocks_d), p)
-  rp <- aux_reparam(rz %||% zire_base_reparam(X, nl), nb, Xz, Xd, X)
+  # either part lies far from zero (zi_random_z_reparam()).
+  rz <- zi_random_z_reparam(X, Zc, Zz, pat, blocks, c(cov_blocks_c, cov_blocks_z, cov_blocks_d), p)
+  rp <- aux_reparam(rz %||% zi_random_base_reparam(X, nl), nb, Xz, Xd, X)
   if (!is.null(rz)) {
     Zc <- rz$Z[, seq_len(qc), drop = FALSE]
     Zz <- rz$Z[, qc + seq_len(qz), drop = FALSE]
@@ -185,7 +185,7 @@ zire_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights
   storage.mode(XdS) <- "double"
   Xzs <- rp$Xz
   storage.mode(Xzs) <- "double"
-  eng <- cpp_zire_new(rp$X, Zc, Zz, Xzs, XdS, as.numeric(y), as.numeric(weights),
+  eng <- cpp_two_part_new(rp$X, Zc, Zz, Xzs, XdS, as.numeric(y), as.numeric(weights),
                       cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
                       cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
                       family$family_code, family$link_code,

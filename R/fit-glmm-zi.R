@@ -127,7 +127,7 @@ zi_param_names <- function(X, pat, Xz, Xd) {
 }
 
 # The search, boundary verification and finish shared by the one-factor
-# two-part fits (glmm_zi_fit() on the AGQ engine, glmm_zire_fit() on the
+# two-part fits (glmm_zi_fit() on the AGQ engine, glmm_zi_random_fit() on the
 # engine with random effects in both parts; agq_eval() and agq_set_nagq()
 # dispatch on the engine): st the start and rp the reparameterization of
 # the search's scale, pnames the parameters' names and sizes
@@ -179,7 +179,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   run$stages <- fin$stages
   theta <- rp$from_star(theta_s)
   # (rp$boundary: one-factor fits, and two-part random-effect fits with a
-  # far slope, zire_z_reparam(); zire_base_reparam() has none.)
+  # far slope, zi_random_z_reparam(); zi_random_base_reparam() has none.)
   user_bound <- bound_at(control$singular_tol, rp$typical)
   on_boundary <- if (is.null(rp[["boundary"]])) user_bound(theta)
                  else rp$boundary(theta, theta_s, user_bound, bound_at(control$singular_tol))
@@ -479,7 +479,7 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot =
 # on the one-factor engines (also the one with random effects in the zero
 # part) the block of the fixed, zero and dispersion coefficients comes
 # instead from one pass over the observations at the modes
-# (cpp_agq_fixed_curvature(), cpp_zire_fixed_curvature(): the conditional
+# (cpp_agq_fixed_curvature(), cpp_two_part_fixed_curvature(): the conditional
 # information, without the log|H| terms), and only Lambda's columns from
 # differences of the gradient. It only guides the search's steps (BFGS
 # corrects it, and the finish recomputes the Hessian for the standard
@@ -492,7 +492,7 @@ zi_start_hessian <- function(eng, theta, on_boundary, g0, at_lam) {
                      evaluations = sum(!on_boundary)))
   fixed <- setdiff(seq_along(theta), at_lam)
   core <- engine_core(eng)
-  Hf <- if (inherits(core, "glmmgee_zire_engine")) cpp_zire_fixed_curvature(core, theta)
+  Hf <- if (inherits(core, "glmmgee_two_part_engine")) cpp_two_part_fixed_curvature(core, theta)
         else cpp_agq_fixed_curvature(core, theta)
   # A penalized fit's search adds the prior's exact curvature (penalty-aux.R).
   if (inherits(eng, "glmmgee_penalized_engine"))
@@ -507,7 +507,7 @@ zi_start_hessian <- function(eng, theta, on_boundary, g0, at_lam) {
 
 cheap_curvature <- function(eng) {
   eng <- engine_core(eng)
-  inherits(eng, "glmmgee_zire_engine") || (is.null(oldClass(eng)) && typeof(eng) == "externalptr")
+  inherits(eng, "glmmgee_two_part_engine") || (is.null(oldClass(eng)) && typeof(eng) == "externalptr")
 }
 
 

@@ -16,9 +16,9 @@
 # list(loglik, gradient, hmin): the engine's Laplace log-likelihood and its
 # exact gradient (NA where the joint mode was not found), and H's smallest
 # eigenvalue at the joint mode (refusal_guard()'s `near`).
-spzire_evaluator <- function(eng) {
+sparse_two_part_evaluator <- function(eng) {
   function(th) {
-    r <- cpp_spzire_grad(eng, th)
+    r <- cpp_sparse_two_part_grad(eng, th)
     g <- r$gradient
     if (!all(is.finite(g))) g <- rep(NA_real_, length(th))
     list(loglik = r$loglik, gradient = g, hmin = r$hmin)
@@ -27,7 +27,7 @@ spzire_evaluator <- function(eng) {
 
 # The two-part sparse engine on the centred and scaled designs
 # (sparse_reparam(), aux_reparam()), both parts' terms in one structure
-# (zire_combined_re()); a family with a dispersion and no dispersion formula
+# (zi_random_combined_re()); a family with a dispersion and no dispersion formula
 # gets a constant dispersion. With kind "disp_re" the second part is the
 # dispersion's (Xz its fixed design, offz its offset), with no fixed
 # dispersion predictor beside it. With kind "zi_disp_re" or
@@ -41,14 +41,14 @@ spzire_evaluator <- function(eng) {
 # `eng` with the structure `re`, the map `rp`, the dispersion design `Xd`,
 # the scaled zero and dispersion designs `Xzs`, `XdS` and their widths
 # `pz`, `pd`.
-zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, offz, offd,
+zi_random_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, offz, offd,
                                rd = NULL) {
   n <- length(y)
   p <- ncol(X)
   swap <- kind %in% c("zi_disp_re", "hurdle_disp_re")
   dre <- swap || kind == "disp_re"
   if (swap && is.null(Xz)) Xz <- matrix(0, n, 0L)
-  re <- zire_combined_re(rc, rz, if (dre) "disp~" else "zi~", rd)
+  re <- zi_random_combined_re(rc, rz, if (dre) "disp~" else "zi~", rd)
   nth <- re$ntheta
   disp <- has_dispersion(family) && kind != "disp_re"
   if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
@@ -69,7 +69,7 @@ zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offs
   sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
   # (kinds 5 and 6: the dispersion's design and offset in the engine's
   # second, random predictor, the zero part's in its third)
-  eng <- cpp_spzire_new(rp$X, if (swap) XdS else Xzs, if (swap) Xzs else XdS,
+  eng <- cpp_sparse_two_part_new(rp$X, if (swap) XdS else Xzs, if (swap) Xzs else XdS,
                         sp(Zs[, seq_len(Qc), drop = FALSE]),
                         sp(Zs[, cols_z, drop = FALSE]), as.numeric(y), as.numeric(weights),
                         cbind(as.numeric(offset), as.numeric(if (swap) offd else offz),
@@ -80,7 +80,7 @@ zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offs
   list(eng = eng, re = re, rp = rp, Xd = Xd, Xzs = Xzs, XdS = XdS, pz = pz, pd = pd)
 }
 
-glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
+glmm_sparse_zi_random_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
                                  start = NULL, penalty = NULL, offz = NULL, offd = NULL,
                                  rd = NULL) {
   n <- length(y)
@@ -88,7 +88,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   offd <- offd %||% rep(0, n)
   p <- ncol(X)
   check_full_rank(X)
-  se <- zire_sparse_engine(X, y, rc, rz, family, if (is.null(rd)) kind else paste0(kind, "_both_re"),
+  se <- zi_random_sparse_engine(X, y, rc, rz, family, if (is.null(rd)) kind else paste0(kind, "_both_re"),
                            Xz, Xd, weights, offset, offz, offd, rd)
   re <- se$re
   pz <- se$pz
@@ -109,10 +109,10 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
                       offd)
   gam <- aux[seq_len(pz)]  # the zero part's start, also for a vanished part below
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), aux)
-  evalf <- penalized_evalf(spzire_evaluator(eng),
+  evalf <- penalized_evalf(sparse_two_part_evaluator(eng),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
-  # A start the engine refuses (zire_degenerate()) is no fault of the data.
-  refused <- function() cpp_spzire_degenerate(eng)$refused
+  # A start the engine refuses (zi_random_degenerate()) is no fault of the data.
+  refused <- function() cpp_sparse_two_part_degenerate(eng)$refused
   loglik_at <- function(th) {
     ll <- evalf(th)$loglik
     if (!is.finite(ll) && refused() > 0) breakdown_at_start()
@@ -127,41 +127,41 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   if (!is.null(start)) theta <- zi_search_start(start, P, rp$to_star, loglik_at)
   else loglik_at(theta)
   # Each kept search carries the inner search's warm start at its end
-  # (SparseZire::warm()), put back before the finish: restarts evaluate
+  # (SparseTwoPart::warm()), put back before the finish: restarts evaluate
   # elsewhere, and where the joint objective has several modes the Laplace
   # value at the same parameters depends on it.
   # Each search's start curvature: the coefficients' block from one pass
-  # at the modes (cpp_spzire_fixed_curvature()), Lambda's columns by
+  # at the modes (cpp_sparse_two_part_fixed_curvature()), Lambda's columns by
   # differences (start_curvature_fixed()); not with a penalty (its prior's
   # curvature would be missing from the block).
   fixed <- c(seq_len(p), nb + seq_len(pz + pd))
   fixed_curv <- if (is.null(penalty)) function(th) {
-    H <- cpp_spzire_fixed_curvature(eng, th)
+    H <- cpp_sparse_two_part_fixed_curvature(eng, th)
     if (is.null(H)) NULL else list(idx = fixed, H = H)
   }
   search <- function(th, ev, curv = TRUE) {
     r <- sparse_zi_search(ev, th, re, p, pz, pd, P, X, Xz, Xd, control,
                           fixed_curv = if (curv) fixed_curv)
-    r$run$warm <- cpp_spzire_warm(eng)
+    r$run$warm <- cpp_sparse_two_part_warm(eng)
     r
   }
   restart_search <- function(th, ev) search(th, ev, curv = FALSE)
   # The first search is abandoned next to the refused region (smallest
-  # eigenvalue of H below 50 times the engine's bound; zire_first_search()).
-  sr <- zire_first_search(search, evalf, refused, theta, is.null(start), cpp_spzire_state(eng),
-                          function(w) cpp_spzire_set_state(eng, w), re, p, rc$ntheta,
-                          restart_search, near = 50 * cpp_spzire_degenerate(eng)$bound)
+  # eigenvalue of H below 50 times the engine's bound; zi_random_first_search()).
+  sr <- zi_random_first_search(search, evalf, refused, theta, is.null(start), cpp_sparse_two_part_state(eng),
+                          function(w) cpp_sparse_two_part_set_state(eng, w), re, p, rc$ntheta,
+                          restart_search, near = 50 * cpp_sparse_two_part_degenerate(eng)$bound)
   # A second search where the first may have stopped at a lower optimum
-  # (zire_second_start()), keeping the higher log-likelihood: from the first
+  # (zi_random_second_start()), keeping the higher log-likelihood: from the first
   # one's end with the zero part's standard deviations wide (3 on the search
   # scale), so that its effects can take over zeros the count part carried;
   # a vanished zero part's coefficients (far below zero, where the
   # log-likelihood is flat in them) go back to their start.
   gam_s <- sr$run$theta[nb + seq_len(pz)]
   vanishing <- !is.null(zi_vanishing_message(kind, Xzs, gam_s, offz))
-  # Not after the restarts (zire_first_search()): the first search refused points.
+  # Not after the restarts (zi_random_first_search()): the first search refused points.
   if (is.null(start) && is.null(sr$refused_restarts) &&
-      zire_second_start(rc, rz, kind, vanishing, gam_s, sr$refused)) {
+      zi_random_second_start(rc, rz, kind, vanishing, gam_s, sr$refused)) {
     th_wide <- sr$run$theta
     if (vanishing) th_wide[nb + seq_len(pz)] <- gam
     th_wide[p + which(seq_len(nth) > rc$ntheta & re$lower == 0)] <- 3
@@ -174,14 +174,14 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     if (!is.null(sr_wide) && isTRUE(sr_wide$run$loglik > sr$run$loglik + 1e-6)) {
       sr <- sr_wide
       sr$refused <- refused()
-      sr$run$warm <- cpp_spzire_warm(eng)
+      sr$run$warm <- cpp_sparse_two_part_warm(eng)
     }
   }
   # A second search that refused points on its way to a higher end is
-  # followed by the restarts as a first one is (zire_first_search()).
+  # followed by the restarts as a first one is (zi_random_first_search()).
   if (is.null(start) && is.null(sr$refused_restarts) && sr$refused > 0)
-    sr <- zire_refused_restarts(sr, restart_search, evalf, refused, theta, re, p, rc$ntheta)
-  fs <- zire_finish(sr, eng, evalf, re, p, P, control, refused, fixed_curv)
+    sr <- zi_random_refused_restarts(sr, restart_search, evalf, refused, theta, re, p, rc$ntheta)
+  fs <- zi_random_finish(sr, eng, evalf, re, p, P, control, refused, fixed_curv)
   sr <- fs$sr
   fin <- fs$fin
   refused_kept <- fs$refused_kept
@@ -202,7 +202,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
                                start_ok = TRUE,
                                quadrature_ok = !is.null(rd) && on_one_factor(rc, rz, rd))
   warn <- c(tl$optinfo$warnings, deg$warning)
-  tms <- zire_term_summaries(rp, re, m, theta_s, theta, p, rc$ntheta)
+  tms <- zi_random_term_summaries(rp, re, m, theta_s, theta, p, rc$ntheta)
   tl$optinfo$warnings <- warn
   tl$optinfo$laplace_validity <- deg$record
   tl$optinfo$zero_variance_check <- sr$zero_variance
@@ -220,29 +220,29 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
        optinfo = tl$optinfo, engine = "laplace_sparse_zero_re")
 }
 
-# The end of a two-part sparse fit's search (glmm_sparse_zire_fit(),
+# The end of a two-part sparse fit's search (glmm_sparse_zi_random_fit(),
 # glmm_sparse_dispre_fit()): verify_zero_variance()'s restarts
-# (zire_zero_variance()), the kept search's warm start put back, the finish
+# (zi_random_zero_variance()), the kept search's warm start put back, the finish
 # (Hessian, Newton steps) and the joint modes at the estimates. Returns the
 # search `sr`, the finish `fin`, the points refused on the way to the kept
 # optimum (`refused_kept`, not those of abandoned restarts) and the modes `m`.
-zire_finish <- function(sr, eng, evalf, re, p, P, control, refused, fixed_curv) {
-  sr <- zire_zero_variance(sr, evalf, re, p, control, refused, function() cpp_spzire_warm(eng),
+zi_random_finish <- function(sr, eng, evalf, re, p, P, control, refused, fixed_curv) {
+  sr <- zi_random_zero_variance(sr, evalf, re, p, control, refused, function() cpp_sparse_two_part_warm(eng),
                            fixed_curv)
-  cpp_spzire_set_warm(eng, sr$run$warm)
+  cpp_sparse_two_part_set_warm(eng, sr$run$warm)
   before_finish <- refused()
   fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
                        c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
                        control, rep(1, P), tol = 1e-12, reevaluate = TRUE)
-  m <- cpp_spzire_modes(eng, fin$theta)
+  m <- cpp_sparse_two_part_modes(eng, fin$theta)
   # At the edge of the region where the approximation breaks down (which
-  # the fit then says, zire_degenerate()), the guard may refuse the
+  # the fit then says, zi_random_degenerate()), the guard may refuse the
   # estimates themselves: the modes and the value there are then taken
   # without it, so that the fit keeps its log-likelihood, modes and
   # predictions (they were -Inf and NA, and the zero part was said to
   # vanish for want of its modes).
   if (isTRUE(m$failed)) {
-    m0 <- cpp_spzire_modes(eng, fin$theta, FALSE)
+    m0 <- cpp_sparse_two_part_modes(eng, fin$theta, FALSE)
     if (!isTRUE(m0$failed) && is.finite(m0$loglik)) {
       m <- m0
       if (!is.finite(fin$final$loglik)) fin$final$loglik <- m0$loglik + (fin$final$penalty %||% 0)
@@ -256,7 +256,7 @@ zire_finish <- function(sr, eng, evalf, re, p, P, control, refused, fixed_curv) 
 # the first part's `terms` and the second part's (`second`), whose columns
 # and parameters count from that part's first; `nc` the first part's number
 # of covariance parameters.
-zire_term_summaries <- function(rp, re, m, theta_s, theta, p, nc) {
+zi_random_term_summaries <- function(rp, re, m, theta_s, theta, p, nc) {
   m$inv_i <- m$inv_i + 1L
   m$inv_j <- m$inv_j + 1L
   all <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(re$ntheta)], m, NULL,
@@ -265,9 +265,9 @@ zire_term_summaries <- function(rp, re, m, theta_s, theta, p, nc) {
 }
 
 # Whether the two-part sparse engine searches a second time, with wide
-# zero-part standard deviations (glmm_sparse_zire_fit()), after the search
+# zero-part standard deviations (glmm_sparse_zi_random_fit()), after the search
 # from the default start ended at `gam_s` (the zero part's coefficients on
-# the search scale) after refusing `refused` points (zire_degenerate()). Not
+# the search scale) after refusing `refused` points (zi_random_degenerate()). Not
 # where it refused any: there the Laplace value depends on which of several
 # joint modes the inner search finds, the log-likelihoods of two searches
 # are not comparable, and the fit warns that the approximation breaks down
@@ -292,14 +292,14 @@ zire_term_summaries <- function(rp, re, m, theta_s, theta, p, nc) {
 #   zero part).
 # `vanishing`: whether the zero part vanishes at `gam_s`
 # (zi_vanishing_message()).
-zire_second_start <- function(rc, rz, kind, vanishing, gam_s, refused) {
+zi_random_second_start <- function(rc, rz, kind, vanishing, gam_s, refused) {
   if (refused > 0 || !all(is.finite(gam_s))) return(FALSE)
   groups <- function(r) vapply(r$terms, function(tm) tm$group, "")
   (kind == "zi" && length(intersect(groups(rc), groups(rz))) > 0L) || vanishing
 }
 
 # The search from the default start `theta0` ran into points the engine
-# refuses (zire_degenerate()) and ended at their edge, which is no maximum
+# refuses (zi_random_degenerate()) and ended at their edge, which is no maximum
 # (Salamanders ZINB count ~ mined + (1 | site) + (1 | spp), zi ~ (1 | site):
 # 5.3 above glmmTMB's optimum -837.256992, where our Laplace value at
 # glmmTMB's estimates equals it). There the count part's wide effects and
@@ -317,7 +317,7 @@ zire_second_start <- function(rc, rz, kind, vanishing, gam_s, refused) {
 # (log-likelihoods within 6e-8, the first the highest). The hard ZINB's
 # two abandoned restarts after the one that converges took 128 of its 232
 # evaluations, more than half of the fit. Checked again on 144 fits
-# (bench/check-zire-restart-rule.R: Salamanders, Owls, simulated ZIP, ZINB
+# (bench/check-zi-random-restart-rule.R: Salamanders, Owls, simulated ZIP, ZINB
 # and hurdle data with zero-part random effects, every restart run): 18
 # ran restarts, 3 had several converge, none a later one higher.
 # `search(theta, evalf)`: sparse_zi_search() from theta with that
@@ -325,8 +325,8 @@ zire_second_start <- function(rc, rz, kind, vanishing, gam_s, refused) {
 # `nc`: the count part's number of covariance parameters. The record goes
 # to $optinfo$laplace_validity$restarts. `all = TRUE` runs every restart
 # and keeps the highest that converges (for checking the rule:
-# bench/check-zire-restart-rule.R sets it by trace()).
-zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc, all = FALSE) {
+# bench/check-zi-random-restart-rule.R sets it by trace()).
+zi_random_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc, all = FALSE) {
   count_sd <- p + which(seq_len(re$ntheta) <= nc & re$lower == 0)
   zero_sd <- p + which(seq_len(re$ntheta) > nc & re$lower == 0)
   rec <- list(zero_sd = c(3, 1, 0.5), count_sd = 0.1, loglik = numeric(),
@@ -362,9 +362,9 @@ zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc,
 }
 
 # The first search from the default start `theta0` (`search(theta, evalf)`
-# as for zire_refused_restarts()). Where the search runs into points the
+# as for zi_random_refused_restarts()). Where the search runs into points the
 # engine refuses, it ends at their edge, which is no maximum, and the
-# restarts of zire_refused_restarts() replace it whenever one converges; so
+# restarts of zi_random_refused_restarts() replace it whenever one converges; so
 # with the default start (`default`) the first search is abandoned at its
 # first refused point (on the hard Salamanders ZINB it spent about 800 of
 # its 870 evaluations beyond that point, most of the fit's time) and the
@@ -382,20 +382,20 @@ zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc,
 # smallest eigenvalue first fell below 0.05, a third of the fit's time.
 # A first search that refuses no point stays far above it: the lowest
 # smallest eigenvalue over the first searches of 60 such two-part fits
-# (bench/check-zire-restart-rule.R: Salamanders, Owls, simulated ZIP, ZINB
+# (bench/check-zi-random-restart-rule.R: Salamanders, Owls, simulated ZIP, ZINB
 # and hurdle with zero-part random effects) was 0.0059 on one simulated
 # ZINB and at least 0.16 on the others; that one is then fitted by a
 # restart, which ends at the first search's optimum. `warm0` is the
-# engine's whole state before the first search (cpp_spzire_state(): the
+# engine's whole state before the first search (cpp_sparse_two_part_state(): the
 # inner search's warm start and the eigenvalue iteration's start, on which
 # the guard's refusals near the bound depend): the restarts begin from it,
 # so that they do not depend on where the first search stopped, and the
 # first search run in full after them is the search from the default
 # start as it runs without restarts.
-zire_first_search <- function(search, evalf, refused, theta0, default, warm0, set_warm, re, p,
+zi_random_first_search <- function(search, evalf, refused, theta0, default, warm0, set_warm, re, p,
                               nc, restart_search = search, near = 0) {
   # The state before any search: `warm0` is the caller's expression
-  # (cpp_spzire_state(eng)), which R would otherwise evaluate at its first
+  # (cpp_sparse_two_part_state(eng)), which R would otherwise evaluate at its first
   # use, after the searches (the first search run in full after the restarts
   # then began where the last restart had left the engine, not where it
   # would have begun without them).
@@ -417,7 +417,7 @@ zire_first_search <- function(search, evalf, refused, theta0, default, warm0, se
     return(sr)
   }
   set_warm(warm0)
-  rs <- zire_refused_restarts(list(refused = 1), restart_search, evalf, refused, theta0, re, p, nc)
+  rs <- zi_random_refused_restarts(list(refused = 1), restart_search, evalf, refused, theta0, re, p, nc)
   if (!is.null(rs$run)) return(rs)
   sr <- full()
   sr$refused_restarts <- rs$refused_restarts
@@ -426,14 +426,14 @@ zire_first_search <- function(search, evalf, refused, theta0, default, warm0, se
 
 # verify_zero_variance()'s restarts of each term at zero covariance after
 # the search `sr` (sparse_zi_search()'s) ended in the interior, not where
-# the engine refused points (`sr$refused`, zire_second_start()'s reason: the
+# the engine refused points (`sr$refused`, zi_random_second_start()'s reason: the
 # log-likelihoods of two searches are not comparable there); `refused()`:
 # the engine's running count of refused points. A restart that
 # ends higher replaces the run; its zero covariance is then a verified
 # boundary optimum (the search from the interior ended lower), recorded so
 # in the boundary check. `warm()`: the engine's warm start, kept with each
-# restart's run; `fixed_curv`: glmm_sparse_zire_fit()'s, or NULL.
-zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm, fixed_curv = NULL) {
+# restart's run; `fixed_curv`: glmm_sparse_zi_random_fit()'s, or NULL.
+zi_random_zero_variance <- function(sr, evalf, re, p, control, refused, warm, fixed_curv = NULL) {
   if (sr$refused > 0) return(sr)
   terms <- lapply(re$terms, function(tm) p + tm$par)
   names(terms) <- vapply(seq_along(re$terms), function(k) {
@@ -507,7 +507,7 @@ refusal_guard <- function(evalf, refused, near = 0) {
 # convergence warning), or stopped next to them, ended at the edge of the
 # valid region: the log-likelihood still rises towards the degenerate points
 # only because -log det(H) / 2 does, so the estimates are no maximum and the
-# fit must say so. `eng_deg`: cpp_spzire_degenerate() (every refusal, the
+# fit must say so. `eng_deg`: cpp_sparse_two_part_degenerate() (every refusal, the
 # record's); `refused_kept`: those on the way to the kept optimum (restarts
 # abandoned at a refused point do not count); `hmin`: H's smallest
 # eigenvalue at the estimates; `warn`: the fit's other warnings;
@@ -519,7 +519,7 @@ refusal_guard <- function(evalf, refused, near = 0) {
 # dispersion with random effects, alone or beside the zero part's, on the
 # mean's grouping factor: glmm_dispre_agq_fit()). Returns
 # the warning (or NULL) and the record for $optinfo$laplace_validity.
-zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE, part = "zero",
+zi_random_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE, part = "zero",
                             quadrature_ok = FALSE) {
   refused <- eng_deg$refused
   bound <- eng_deg$bound

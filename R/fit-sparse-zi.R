@@ -100,7 +100,7 @@ glmm_sparse_zi_fit_units <- function(X, y, re, family, kind, Xz, Xd, weights, of
 }
 
 # The tail shared by the sparse two-part fitters (glmm_sparse_zi_fit(),
-# glmm_sparse_zire_fit()): the optimum `fin` (finish_search()'s) mapped
+# glmm_sparse_zi_random_fit()): the optimum `fin` (finish_search()'s) mapped
 # back to the user's scale with its gradient, Hessian and covariance there,
 # the fit's warnings and the optimizer record, and the Jacobian `jacobian`
 # of the search's parameters in the user's. `sr`: sparse_zi_search()'s
@@ -145,7 +145,7 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
 
 # The search shared by the sparse zero-inflated, hurdle and dispersion
 # fitters (glmm_sparse_zi_fit() and, with random effects in the zero part,
-# glmm_sparse_zire_fit()): bounds (standard deviations at or above 0), the
+# glmm_sparse_zi_random_fit()): bounds (standard deviations at or above 0), the
 # parameter names, the search from `theta` on the centred and scaled scale
 # by optimize_sparse(), and verify_boundary()'s restarts from the interior
 # for parameters that ended at zero. `evalf(theta)` returns the engine's

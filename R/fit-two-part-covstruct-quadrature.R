@@ -76,20 +76,20 @@ structure_agq_new <- function(Xs, y, weights, offset, rc, family, nAGQ, nthreads
 # predictor (kinds 5 and 6), which evaluation maps. Returns the engine, its
 # evaluation engine_eval(theta, grad), modes(theta_s, lambda, Xs, offset)
 # in two_part_structure_modes()'s layout and the group's `index`.
-two_part_structure_zire_agq <- function(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt, family,
+two_part_structure_zi_random_agq <- function(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt, family,
                                         kind, nAGQ, nthreads) {
   q <- sum(term_sizes(rt$re))
   check_nAGQ(nAGQ, q)
   zdre <- kind %in% c("zi_disp_re", "hurdle_disp_re")
   # (kinds 4 to 6: the dispersion's design and offset in the engine's
   # second slot, the zero part's in its third)
-  za <- structure_zire_agq_new(Xs, if (zdre) Xds else Xzs, if (zdre) Xzs else Xds, y, weights,
+  za <- structure_zi_random_agq_new(Xs, if (zdre) Xds else Xzs, if (zdre) Xzs else Xds, y, weights,
                                cbind(offset, if (zdre) offd else offz, if (zdre) offz else offd),
                                rt, family, aux_kind_code(kind, family), nAGQ, nthreads)
   eng <- za$eng
-  to_engine <- zire_agq_order(ncol(Xs) + nrow(za$pattern), ncol(Xzs), ncol(Xds), zdre)
+  to_engine <- zi_random_agq_order(ncol(Xs) + nrow(za$pattern), ncol(Xzs), ncol(Xds), zdre)
   engine_eval <- function(theta, grad) {
-    r <- cpp_zire_eval(eng, theta[to_engine], grad)
+    r <- cpp_two_part_eval(eng, theta[to_engine], grad)
     if (grad) r$gradient[to_engine] <- r$gradient
     r
   }
@@ -97,7 +97,7 @@ two_part_structure_zire_agq <- function(Xs, Xzs, Xds, y, weights, offset, offz, 
   firsts <- cumsum(c(0L, vapply(parts, function(r) if (is.null(r)) 0L else sum(term_sizes(r)),
                                 1L)))
   modes <- function(theta_s, lambda, Xs, offset) {
-    s <- cpp_zire_summaries(eng, theta_s[to_engine])
+    s <- cpp_two_part_summaries(eng, theta_s[to_engine])
     Lam <- matrix(0, q, q)
     Lam[za$pattern] <- lambda
     tms <- lapply(1:3, function(k) if (!is.null(parts[[k]]))
@@ -115,28 +115,28 @@ two_part_structure_zire_agq <- function(Xs, Xzs, Xds, y, weights, offset, offz, 
   list(eng = eng, engine_eval = engine_eval, modes = modes, index = za$index)
 }
 
-# The one-factor two-part engine on the terms `rt` (two_part_structure_zire_agq()),
+# The one-factor two-part engine on the terms `rt` (two_part_structure_zi_random_agq()),
 # in its own parameter order (the second random predictor's coefficients
 # before the third's): `X2`, `X3` the designs of its second and third
 # predictors, `off3` the three predictors' offsets (n x 3), `kind` its
 # code. Shared by the fit and the engines its profile and robust
-# covariances rebuild (structured_zire_agq_rebuild()). Returns the engine,
+# covariances rebuild (structured_zi_random_agq_rebuild()). Returns the engine,
 # Lambda's `pattern` (structure_agq_pattern()), the group's `index` and
 # `levels`.
-structure_zire_agq_new <- function(Xs, X2, X3, y, weights, off3, rt, family, kind, nAGQ,
+structure_zi_random_agq_new <- function(Xs, X2, X3, y, weights, off3, rt, family, kind, nAGQ,
                                    nthreads) {
   n <- length(y)
   grp <- (if (length(rt$rc$terms)) rt$rc else rt$rz)$terms[[1L]]
   three <- !is.null(rt$rd)
   pat <- structure_agq_pattern(rt$re)
   storage.mode(X2) <- storage.mode(X3) <- storage.mode(off3) <- "double"
-  eng <- cpp_zire_new(Xs, mean_re_covariates(rt$rc, n),
+  eng <- cpp_two_part_new(Xs, mean_re_covariates(rt$rc, n),
                       cbind(row_re_covariates(rt$rz), if (three) row_re_covariates(rt$rd)), X2, X3,
                       as.numeric(y), as.numeric(weights), off3, grp$index, length(grp$levels),
                       pat[, 1L] - 1L, pat[, 2L] - 1L, family$family_code, family$link_code,
                       as.integer(kind), 1L, nthreads,
                       if (three) sum(term_sizes(rt$rz)) else -1L)
-  cpp_zire_set_nagq(eng, as.integer(nAGQ))
+  cpp_two_part_set_nagq(eng, as.integer(nAGQ))
   list(eng = eng, pattern = pat, index = grp$index, levels = grp$levels)
 }
 
@@ -144,24 +144,24 @@ structure_zire_agq_new <- function(Xs, X2, X3, y, weights, off3, rt, family, kin
 # effects and Lambda entries `nb`, zero part's `pz` and dispersion's `pd`
 # coefficients) of the one-factor two-part engine's, which puts the
 # dispersion's first where it is the second random predictor (`zdre`).
-zire_agq_order <- function(nb, pz, pd, zdre)
+zi_random_agq_order <- function(nb, pz, pd, zdre)
   if (zdre) c(seq_len(nb), nb + pz + seq_len(pd), nb + seq_len(pz)) else seq_len(nb + pz + pd)
 
 # The engine of a structured two-part fit by quadrature with random effects
 # in the zero or dispersion part, rebuilt on the fit's terms `re`
-# (zire_combined_re(), split into its parts by term_parts()) and the
+# (zi_random_combined_re(), split into its parts by term_parts()) and the
 # designs of profile_aux_inputs() `ax`, for the profile and the
 # cluster-robust covariances: its evaluation in the fit's parameter order
 # and its clusters' scores summed into the user's (`split`, as
 # dispre_agq_engine()'s).
-structured_zire_agq_rebuild <- function(fit, re, ax) {
+structured_zi_random_agq_rebuild <- function(fit, re, ax) {
   n <- length(fit$y)
   tp <- term_parts(re)
   part <- function(k) if (any(tp == k)) list(terms = re$terms[tp == k], Z = re$Z)
   rt <- list(rc = part(1L) %||% list(terms = list(), Z = re$Z), rz = part(2L), rd = part(3L),
              re = re)
   w <- as.numeric(fit$prior.weights %||% rep(1, n))
-  za <- structure_zire_agq_new(ax$X, ax$Xz0, ax$Xd0, fit$y, w, ax$off3, rt, fit$family, ax$kind,
+  za <- structure_zi_random_agq_new(ax$X, ax$Xz0, ax$Xd0, fit$y, w, ax$off3, rt, fit$family, ax$kind,
                                fit$nAGQ, 1L)
   nb <- ncol(ax$X) + nrow(za$pattern)
   pz <- ncol(ax$Xz0)
@@ -169,14 +169,14 @@ structured_zire_agq_rebuild <- function(fit, re, ax) {
   zdre <- ax$kind %in% c(5L, 6L)
   # (kinds 5 and 6: the engine's second predictor is the dispersion, whose
   # coefficients theta puts after the zero part's)
-  ord <- zire_agq_order(nb, if (zdre) pd else pz, if (zdre) pz else pd, zdre)
+  ord <- zi_random_agq_order(nb, if (zdre) pd else pz, if (zdre) pz else pd, zdre)
   eval <- function(th) {
-    r <- cpp_zire_eval(za$eng, th[ord], TRUE)
+    r <- cpp_two_part_eval(za$eng, th[ord], TRUE)
     r$gradient[ord] <- r$gradient
     r
   }
   split <- one_factor_score_split(za$index, length(za$levels), w, function(th) {
-    E <- cpp_zire_scores(za$eng, th[ord])
+    E <- cpp_two_part_scores(za$eng, th[ord])
     E[, ord] <- E
     E
   })

@@ -21,7 +21,7 @@
 # object is theirs with the structures' report added.
 
 # Both parts' terms, each with its structure (sparse_covstruct_terms()):
-# list(rc, rz, re), re the two in one (zire_combined_re()), rz NULL when
+# list(rc, rz, re), re the two in one (zi_random_combined_re()), rz NULL when
 # the second part has no random effects. The second part is the zero part,
 # or, when `dispformula` has random-effect terms, the dispersion part; its
 # structure labels start with "zi~" or "disp~".
@@ -42,10 +42,10 @@ two_part_structure_terms <- function(formula, ziformula, mf, env, dispformula = 
   rzi <- part_terms(ziformula, "zi~")
   # (random effects in both: the zero part's second, the dispersion's third)
   if (!is.null(rd) && !is.null(rzi))
-    return(list(rc = rc, rz = rzi, rd = rd, re = zire_combined_re(rc, rzi, "zi~", rd)))
+    return(list(rc = rc, rz = rzi, rd = rd, re = zi_random_combined_re(rc, rzi, "zi~", rd)))
   rz <- rd %||% rzi
   prefix <- if (!is.null(rd)) "disp~" else "zi~"
-  list(rc = rc, rz = rz, re = if (is.null(rz)) rc else zire_combined_re(rc, rz, prefix))
+  list(rc = rc, rz = rz, re = if (is.null(rz)) rc else zi_random_combined_re(rc, rz, prefix))
 }
 
 # The number of parameters after the structures' in a structured fit's
@@ -146,7 +146,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
     function(par) covstruct_search(ev, par, control, value_first = !joint, pre = pre,
                                    profile = "structured_two_part")
   }
-  refused <- if (joint) function() cpp_spzire_degenerate(eng)$refused
+  refused <- if (joint) function() cpp_sparse_two_part_degenerate(eng)$refused
   if (joint) {
     sw <- two_part_structure_search(searcher, engine_eval, refused, start, re, rt$rc, k_re, eng)
     run <- sw$run
@@ -241,7 +241,7 @@ two_part_structure_setup <- function(Xs, Xzs, Xds, y, weights, offset, offz, off
                                      family, kind, nAGQ, nthreads, disp_part) {
   both <- !is.null(rt$rz)
   if (nAGQ > 1L && both)
-    return(two_part_structure_zire_agq(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt, family,
+    return(two_part_structure_zi_random_agq(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt, family,
                                        kind, nAGQ, nthreads))
   if (nAGQ > 1L)
     return(two_part_structure_agq(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt$rc, family,
@@ -271,11 +271,11 @@ two_part_kind_flags <- function(kind) {
 # fits' and the sparse two-part fits', fit-sparse-zi-random.R and
 # fit-dispersion-random.R): joint modes not found at the optimum
 # (`m$failed`) and the Laplace approximation's validity
-# (zire_degenerate(), `start_ok` as there); the warnings so far `warn`,
+# (zi_random_degenerate(), `start_ok` as there); the warnings so far `warn`,
 # `disp`: the second part is the dispersion, `three`: the zero and the
 # dispersion parts both have random effects; `quadrature_ok`: whether
-# adaptive quadrature is available for the model (zire_degenerate()).
-# Returns zire_degenerate()'s record and its `warning` with the modes' own
+# adaptive quadrature is available for the model (zi_random_degenerate()).
+# Returns zi_random_degenerate()'s record and its `warning` with the modes' own
 # before it.
 two_part_joint_checks <- function(m, eng, refused_kept, warn, disp, three = FALSE,
                                   start_ok = FALSE, quadrature_ok = FALSE) {
@@ -284,7 +284,7 @@ two_part_joint_checks <- function(m, eng, refused_kept, warn, disp, three = FALS
     else sprintf("the joint modes of %s parts' random effects were not found at the optimum",
                  if (three) "the three" else "both")
   }
-  deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, c(warn, failed),
+  deg <- zi_random_degenerate(cpp_sparse_two_part_degenerate(eng), refused_kept, m$hmin, c(warn, failed),
                          start_ok = start_ok,
                          part = if (three) "both" else if (disp) "dispersion" else "zero",
                          quadrature_ok = quadrature_ok)
@@ -380,13 +380,13 @@ two_part_structure_engine <- function(Xs, Xzs, Xds, y, weights, offset, offz, of
   pz <- ncol(Xzs)
   pd <- ncol(Xds)
   if (both) {
-    z <- zire_split_z(re)
-    eng <- cpp_spzire_new(Xs, Xzs, Xds, z$Zc, z$Zz, as.numeric(y), as.numeric(weights),
+    z <- zi_random_split_z(re)
+    eng <- cpp_sparse_two_part_new(Xs, Xzs, Xds, z$Zc, z$Zz, as.numeric(y), as.numeric(weights),
                           cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
                           re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
                           family$family_code, family$link_code, aux_kind_code(kind, family),
                           z$nsecond)
-    ev <- spzire_evaluator(eng)
+    ev <- sparse_two_part_evaluator(eng)
     engine_eval <- function(theta, grad) {
       r <- ev(theta)
       progress_tick(r$loglik, r)
@@ -435,7 +435,7 @@ two_part_structure_modes <- function(eng, re, rt, both, lambda, theta_s, nb, pz,
     return(list(modes = modes, terms = sparse_term_summaries(re, lambda, modes, eng, theta_s),
                 zterms = NULL, zre = offz, m = NULL))
   }
-  m <- cpp_spzire_modes(eng, theta_s)
+  m <- cpp_sparse_two_part_modes(eng, theta_s)
   m$inv_i <- m$inv_i + 1L
   m$inv_j <- m$inv_j + 1L
   parts <- split_part_terms(sparse_term_summaries(re, lambda, m, NULL, theta_s), re,
@@ -473,7 +473,7 @@ two_part_modes_failed <- function(e, family, pd, Xds, offd, delta) {
 }
 
 # The first search of a fit with random effects in both parts, guarded as
-# the unstructured one is (zire_first_search(), fit-sparse-zi-random.R):
+# the unstructured one is (zi_random_first_search(), fit-sparse-zi-random.R):
 # the engine refuses points where the joint mode of both parts' effects is
 # nearly degenerate (the Laplace approximation does not hold there), and a
 # search that runs into them ends at their edge, which is no maximum. So
@@ -486,8 +486,8 @@ two_part_modes_failed <- function(e, family, pd, Xds, offd, delta) {
 # on the engine evaluation `ee`. Returns the run, the number of points the
 # engine refused on the way to it and the restarts' record.
 two_part_structure_search <- function(searcher, engine_eval, refused, start, re, rc, k_re, eng) {
-  warm0 <- cpp_spzire_state(eng)
-  near <- 50 * cpp_spzire_degenerate(eng)$bound
+  warm0 <- cpp_sparse_two_part_state(eng)
+  near <- 50 * cpp_sparse_two_part_degenerate(eng)$bound
   guarded <- function(near) {
     g <- refusal_guard(function(t) engine_eval(t, TRUE), refused, near)
     list(guard = g, ee = function(theta, grad) g$evalf(theta))
@@ -500,7 +500,7 @@ two_part_structure_search <- function(searcher, engine_eval, refused, start, re,
   at_z <- unlist(k_re[seq_along(k_re) > nc])
   rec <- list(zero_sd = c(3, 1, 0.5), count_sd = 0.1, loglik = numeric(), adopted = NA_real_)
   for (z in rec$zero_sd) {
-    cpp_spzire_set_state(eng, warm0)
+    cpp_sparse_two_part_set_state(eng, warm0)
     th <- covstruct_restart_point(start, re$terms, k_re, at_c, rec$count_sd)
     th <- covstruct_restart_point(th, re$terms, k_re, at_z, z)
     gz <- guarded(0)
@@ -512,7 +512,7 @@ two_part_structure_search <- function(searcher, engine_eval, refused, start, re,
       return(list(run = r, refused = 0, restarts = rec))
     }
   }
-  cpp_spzire_set_state(eng, warm0)
+  cpp_sparse_two_part_set_state(eng, warm0)
   before <- refused()
   run <- searcher(engine_eval)(start)
   list(run = run, refused = refused() - before, restarts = rec)

@@ -196,7 +196,7 @@ glmm_zi <- function(s, mf) {
   formula <- s$formula
   fenv <- s$fenv
   inner <- s$family
-  sparse <- s$sparse || s$zire_sparse || s$disp_random
+  sparse <- s$sparse || s$zi_random_sparse || s$disp_random
   rt <- if (s$structured_aux)
     two_part_structure_terms(formula, s$ziformula, mf, fenv, if (s$disp_random) s$dispformula)
   re <- if (!is.null(rt)) rt$rc else if (sparse) sparse_re_terms(formula, mf, NULL, empty = TRUE)
@@ -230,9 +230,9 @@ glmm_zi <- function(s, mf) {
             offset = rc$offset, offd = dd$offset,
             offz = if (s$truncated && !s$has_zi) rep(-Inf, length(y)) else zd$offset,
             zre = if (s$engine == "agq_zero_re" && !s$disp_random && !s$structured_aux)
-                    zire_terms(s$zi_bars, mf, fenv, re, find_bars(formula)),
+                    zi_random_terms(s$zi_bars, mf, fenv, re, find_bars(formula)),
             rz = if (!is.null(rt)) rt$rz
-                 else if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL)
+                 else if (s$zi_random_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL)
                  else if (s$disp_random) sparse_re_terms(zi_bars_formula(s$disp_bars), mf, NULL),
             # (random effects in the zero and the dispersion parts both: rz the
             # zero part's, rd the dispersion's)
@@ -284,7 +284,7 @@ zi_fit <- function(s, d) {
   else if (s$two_random_parts && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
       d$X, d$y, re, d$rd, inner, d$dd$X, d$weights, d$offset, s$control, d$offd, s$start,
       nAGQ, s$penalty, Xz = d$zd$X, offz = d$offz, zkind = kind, rzero = d$rz)
-  else if (s$two_random_parts) glmm_sparse_zire_fit(
+  else if (s$two_random_parts) glmm_sparse_zi_random_fit(
       d$X, d$y, re, d$rz, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, s$control, s$start,
       s$penalty, offz = d$offz, offd = d$offd, rd = d$rd)
   else if (s$disp_random && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
@@ -294,15 +294,15 @@ zi_fit <- function(s, d) {
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, offd = d$offd,
       start = s$start, Xz = d$zd$X, offz = d$offz, zkind = kind, penalty = s$penalty)
   else switch(s$engine,
-    laplace_sparse_zero_re = glmm_sparse_zire_fit(
+    laplace_sparse_zero_re = glmm_sparse_zi_random_fit(
       d$X, d$y, re, d$rz, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, s$control, s$start,
       s$penalty, offz = d$offz, offd = d$offd),
     # glmmTMB's model (independent parts) by Laplace as glmmTMB; the
-    # correlated one (GLMMadaptive's) needs quadrature (glmm_zire_fit()).
+    # correlated one (GLMMadaptive's) needs quadrature (glmm_zi_random_fit()).
     agq_zero_re = {
       if (is.null(nAGQ))
         nAGQ <- if (s$zi_correlated) max(3L, default_nAGQ(ncol(re$Z) + ncol(d$zre$Z), inner)) else 1L
-      glmm_zire_fit(d$X, d$y, re$Z, d$zre$Z, re$group, inner, kind, Xz = d$zd$X, Xd = d$dd$X,
+      glmm_zi_random_fit(d$X, d$y, re$Z, d$zre$Z, re$group, inner, kind, Xz = d$zd$X, Xd = d$dd$X,
                     weights = d$weights, offset = d$offset, offz = d$offz, offd = d$offd,
                     nAGQ = nAGQ, cov_blocks_c = re$block_sizes,
                     cov_blocks_z = d$zre$block_sizes, correlated = s$zi_correlated,
@@ -334,12 +334,12 @@ zi_object <- function(s, mf, d, fit) {
   y <- d$y
   zd <- d$zd
   inner <- s$family
-  sparse <- s$sparse || s$zire_sparse || s$disp_random
+  sparse <- s$sparse || s$zi_random_sparse || s$disp_random
   obj <- if (sparse) {
     new_glmm_sparse(fit, X = X, y = y, weights = d$weights, offset = d$offset, re = d$re,
                     mf = mf, mt = d$mt, call = s$call, formula = s$formula)
   } else if (!is.null(d$zre)) {
-    zire_object(fit, X = X, y = y, weights = d$weights, offset = d$offset, re = d$re,
+    zi_random_object(fit, X = X, y = y, weights = d$weights, offset = d$offset, re = d$re,
                 zre = d$zre, mf = mf, mt = d$mt, call = s$call, formula = s$formula)
   } else {
     new_glmm(fit, X = X, Z = d$re$Z, y = y, weights = d$weights, offset = d$offset,
@@ -355,12 +355,12 @@ zi_object <- function(s, mf, d, fit) {
                   sparse = sparse,
                   disp_index = if (fit$dispersion)
                     fit$p + length(fit$lambda) + length(fit$zi) + seq_along(fit$disp))
-  if (!is.null(d$zre)) obj$aux$zi$re <- obj$zire
-  if (s$zire_sparse) obj$aux$zi$re <- zire_sparse_part(fit, d$rz)
-  if (s$disp_random) obj$aux$disp$re <- if (!is.null(d$rd)) zire_sparse_part(fit, d$rd, fit$dterms)
-                                         else zire_sparse_part(fit, d$rz)
+  if (!is.null(d$zre)) obj$aux$zi$re <- obj$zi_random
+  if (s$zi_random_sparse) obj$aux$zi$re <- zi_random_sparse_part(fit, d$rz)
+  if (s$disp_random) obj$aux$disp$re <- if (!is.null(d$rd)) zi_random_sparse_part(fit, d$rd, fit$dterms)
+                                         else zi_random_sparse_part(fit, d$rz)
   if (length(s$zi_bars)) obj$aux$zi$formula <- s$ziformula
-  obj$zire <- NULL
+  obj$zi_random <- NULL
   obj$penalty <- fit$penalty
   if (s$reml_aux) {
     obj$REML <- TRUE
@@ -373,7 +373,7 @@ zi_object <- function(s, mf, d, fit) {
   }
   if (s$structured_aux) obj <- covstruct_object(obj, fit)
   class(obj) <- c(if (s$disp_random) "glmmgee_glmm_dispre",
-                  if (s$zire_sparse) "glmmgee_glmm_zire_sparse",
+                  if (s$zi_random_sparse) "glmmgee_glmm_zire_sparse",
                   if (!is.null(d$zre)) "glmmgee_glmm_zire", "glmmgee_glmm_zi", class(obj))
   # Stored, so that code reading fit$fitted.values (augment(), the
   # performance checks) sees the mean of y, not the count part's mean.
@@ -400,7 +400,7 @@ zi_object <- function(s, mf, d, fit) {
   # Two terms of a part with the same design (check_confounded_terms(),
   # re-terms-sparse.R), as on the several-term routes without a zero part.
   conf <- c(if (sparse) check_confounded_terms(d$re),
-            if (s$zire_sparse) sub("^the random-effect terms", "the zero part's random-effect terms",
+            if (s$zi_random_sparse) sub("^the random-effect terms", "the zero part's random-effect terms",
                                    check_confounded_terms(d$rz)),
             if (s$disp_random) sub("^the random-effect terms",
                                    "the dispersion part's random-effect terms",

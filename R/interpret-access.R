@@ -35,7 +35,7 @@ re_structure <- function(fit, caller) {
     # The zero part's terms (two-part sparse engine) as a second structure,
     # their Lambda entries after the count part's in theta.
     re <- re_structure_sparse(fit, p)
-    rz <- re_structure_sparse(zire_sparse_shadow(fit), p + length(re$lambda_index))
+    rz <- re_structure_sparse(zi_random_sparse_shadow(fit), p + length(re$lambda_index))
     re$zre <- rz[c("q", "cnames", "pattern", "lambda_index", "Z")]
     re$dre <- hurdle_dispersion_re(fit, re)
     return(re)
@@ -62,7 +62,7 @@ re_structure <- function(fit, caller) {
 dispersion_re_structure <- function(fit, re) {
   if (!inherits(fit, "glmmgee_glmm_dispre")) return(NULL)
   # (after the zero part's, when it has random effects too: re$zre)
-  rd <- re_structure_sparse(zire_sparse_shadow(fit, "disp"), re$p %||% length(fit$coefficients) +
+  rd <- re_structure_sparse(zi_random_sparse_shadow(fit, "disp"), re$p %||% length(fit$coefficients) +
                               length(re$lambda_index) + length(re$zre$lambda_index))
   rd[c("q", "cnames", "pattern", "lambda_index", "Z")]
 }

@@ -189,7 +189,7 @@ loglik_by_quadrature <- function(fit, nodes) {
       stop(sprintf("loglik_check(): %d nodes for %d random effects per cluster make %.3g points; use fewer 'nodes'",
                    nodes, q, nodes^q), call. = FALSE)
     eng <- environment(pe$eval)$eng
-    if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_set_nagq(eng, nodes)
+    if (inherits(eng, "glmmgee_two_part_engine")) cpp_two_part_set_nagq(eng, nodes)
     else cpp_agq_set_nagq(eng, nodes)
   }
   r <- pe$eval(th)

@@ -8,9 +8,9 @@
 # theta (all parameters: fixed effects, Lambda, zero and dispersion
 # coefficients) by central differences (difference_jacobian(): along the
 # standardized parameters of a fit that kept them, `star`), accurate far
-# beyond the sampling error it feeds. Random effects in the zero part: zire_marginal_mean()
-# (glmm-zire.R) on the conditional part's grouping factor, with a joint
-# covariance; zire_sparse_mean() below for the two-part sparse engine's
+# beyond the sampling error it feeds. Random effects in the zero part: zi_random_marginal_mean()
+# (glmm-zi-random.R) on the conditional part's grouping factor, with a joint
+# covariance; zi_random_sparse_mean() below for the two-part sparse engine's
 # terms.
 
 # The zero and dispersion designs of a zi fit at new data.
@@ -36,7 +36,7 @@ zi_aux_designs <- function(fit, data) {
     # The zero part's covariates of each row's levels, as
     # re_structure_sparse()'s Z (columns term by term).
     sparse_design_z(list(reterms = fit$aux$zi$re$terms, model = fit$model), data, env)
-  } else if (!is.null(fit$aux$zi$re)) zire_design_at(fit, data)
+  } else if (!is.null(fit$aux$zi$re)) zi_random_design_at(fit, data)
   # (a hurdle's mean depends on the dispersion's random effects too)
   dre <- if (identical(fit$aux$kind, "hurdle") && !is.null(fit$aux$disp$re))
     sparse_design_z(list(reterms = fit$aux$disp$re$terms, model = fit$model), data, env)
@@ -74,9 +74,9 @@ zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian, st
       if (isTRUE(a$zi$re$sparse)) {
         Zz <- aux$zre %||% re$zre$Z
         sz <- re_scale(Zz, lambda_of(re$zre, th), re$zre$pattern)$s
-        return(zire_sparse_mean(a$kind, family, eta, alink, phi, s, sz, sd))
+        return(zi_random_sparse_mean(a$kind, family, eta, alink, phi, s, sz, sd))
       }
-      return(zire_marginal_mean(a, family, th, eta, alink, phi, p,
+      return(zi_random_marginal_mean(a, family, th, eta, alink, phi, p,
                                 Z, aux$zre %||% a$zi$re$Z))
     }
     pz <- if (is.null(a$zi_index)) rep(0, n) else stats::plogis(alink)
@@ -123,7 +123,7 @@ count_part_mean <- function(kind, family, eta, phi, s, sd = NULL) {
 #   E y = (1 - E_T[plogis(alink + sz T)]) * E_T[m(eta + sc T)],
 # m the count part's mean (zero-truncated for a hurdle model), no
 # approximation beyond the trapezoidal rules of marginal-mean.R.
-zire_sparse_mean <- function(kind, family, eta, alink, phi, sc, sz, sd = NULL) {
+zi_random_sparse_mean <- function(kind, family, eta, alink, phi, sc, sz, sd = NULL) {
   epi <- marginal_mean(alink, sz, stats::binomial())$mean
   (1 - epi) * count_part_mean(kind, family, eta, phi, sc, sd)
 }

@@ -131,7 +131,7 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   if (!is.null(aux$zi$re) && !is_no_re(re.form))
     zl <- zl + if (isTRUE(aux$zi$re$sparse)) sparse_part_re_link(object, aux$zi$re, newdata,
                                                                   allow.new.levels)
-               else zire_zlink_re(object, newdata, allow.new.levels)
+               else zi_random_zlink_re(object, newdata, allow.new.levels)
   dl <- if (!is.null(aux$disp)) part(aux$disp, rep(aux$disp$coef[[1L]], n), "dispformula")
   if (!is.null(aux$disp$re) && !is_no_re(re.form))
     dl <- dl + sparse_part_re_link(object, aux$disp$re, newdata, allow.new.levels,
@@ -326,8 +326,8 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
   draw_eta <- if (new_re) random_effect_sampler(object) else function() pr$eta
   # Random effects in the zero part too: both parts' drawn jointly.
   draw <- if (new_re && (isTRUE(object$aux$zi$re$sparse) || !is.null(object$aux$disp$re)))
-            zire_sparse_sampler(object)
-          else if (new_re && !is.null(object$aux$zi$re)) zire_sampler(object)
+            zi_random_sparse_sampler(object)
+          else if (new_re && !is.null(object$aux$zi$re)) zi_random_sampler(object)
           else function() list(eta = draw_eta(), zlink = pr$zlink)
   fam <- object$family$family
   kind <- object$aux$kind
@@ -339,7 +339,7 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
     dr <- draw()
     mu <- object$family$linkinv(dr$eta)
     pz <- stats::plogis(dr$zlink)
-    # New random effects of a dispersion formula (zire_sparse_sampler()).
+    # New random effects of a dispersion formula (zi_random_sparse_sampler()).
     if (!is.null(dr$dlink)) ph <- dr$dlink
     # phi = exp(ph) per row: sigma (gaussian), shape (Gamma), theta
     # (nbinom2), phi (nbinom1, beta precision, beta-binomial). The mean is

@@ -95,7 +95,7 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     # predictor (fit-dispersion-random.R).
     disp_random = length(disp_bars) > 0L,
     # ... beside random effects in the zero part: the three parts' effects in
-    # one joint mode (engine kinds 7 and 8, glmm_sparse_zire_fit(rd =)).
+    # one joint mode (engine kinds 7 and 8, glmm_sparse_zi_random_fit(rd =)).
     two_random_parts = length(disp_bars) > 0L && length(zi_bars) > 0L,
     # ... whose terms and the mean's (if any) all lie on one grouping
     # factor (a zero part with fixed effects, or random effects on that
@@ -119,8 +119,8 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     written = written, structured = structured, structured_aux = structured_aux,
     reml_aux = reml_aux,
     gnames = gnames, sparse = sparse,
-    zire_sparse = length(zi_bars) > 0L && (length(disp_bars) > 0L ||
-                                           zire_needs_sparse(formula, zi_bars, sparse)),
+    zi_random_sparse = length(zi_bars) > 0L && (length(disp_bars) > 0L ||
+                                           zi_random_needs_sparse(formula, zi_bars, sparse)),
     covariance = covariance, ranef_dist = rd, rd = rd$type, REML = REML, penalty = penalty,
     zi_correlated = zi_correlated, nAGQ = nAGQ,
     # (REML: the exact criterion, which nAGQ does not change)
@@ -209,12 +209,12 @@ glmm_refusals <- list(
   refusal("dispformula_family", quote(aux && has_disp && !has_dispersion(family)),
           quote(sprintf("'dispformula': the %s family has no dispersion parameter", family$family))),
   refusal("two_part_sparse_quadrature",
-          quote(aux && (sparse || zire_sparse) && quadrature && !structured_aux_quadrature &&
+          quote(aux && (sparse || zi_random_sparse) && quadrature && !structured_aux_quadrature &&
                   !(two_random_parts && disp_quadrature)),
           quote(if (structured_aux) "'nAGQ' > 1 (adaptive quadrature) for covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family needs every part's random-effect terms on one grouping factor; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"
-                else if (zire_sparse) "'nAGQ' > 1 (adaptive quadrature) needs the zero part's random effects on the conditional part's single grouping factor; otherwise only the Laplace approximation (nAGQ = 1) is available"
+                else if (zi_random_sparse) "'nAGQ' > 1 (adaptive quadrature) needs the zero part's random effects on the conditional part's single grouping factor; otherwise only the Laplace approximation (nAGQ = 1) is available"
                 else "'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available")),
-  refusal("zi_correlated_sparse", quote(zi_correlated && zire_sparse),
+  refusal("zi_correlated_sparse", quote(zi_correlated && zi_random_sparse),
           "'zi_correlated' = TRUE needs the zero part's random effects on the conditional part's single grouping factor (one term in each part); with other terms the two parts' effects are independent"),
   refusal("zi_correlated_laplace", quote(zi_correlated && identical(as.numeric(nAGQ), 1)),
           "'nAGQ': zi_correlated = TRUE needs adaptive quadrature (nAGQ > 1; the default is 7 for two random effects): the Laplace approximation of this model is unbounded, since a correlation that aligns both parts' effects with the direction in which the two-part likelihood is convex makes a cluster's curvature vanish and its approximate probability exceed one"),
@@ -392,7 +392,7 @@ choose_engine <- function(s, mf) {
     two_part = if (s$quadrature && (s$disp_random || s$structured_aux_quadrature &&
                                     length(s$zi_bars))) "agq_zero_re"
                else if (s$structured_aux_quadrature && s$quadrature) "agq"
-               else if (s$zire_sparse || s$disp_random) "laplace_sparse_zero_re"
+               else if (s$zi_random_sparse || s$disp_random) "laplace_sparse_zero_re"
                else if (length(s$zi_bars)) "agq_zero_re"
                else if (s$sparse) "laplace_sparse" else "agq",
     structured_sparse = if (s$REML || lmm_covstruct_wanted(s$family, s$penalty)) "lmm_sparse"

@@ -175,15 +175,15 @@ natural_scale <- function(pname, fit, j, p) {
 # zero or dispersion part, on the fit's terms `re` and the designs `ax`
 # (profile_aux_inputs()): its evaluation, the profile's edge where the
 # Laplace approximation breaks down, and the engine.
-covstruct_spzire_base <- function(fit, re, ax) {
+covstruct_sparse_two_part_base <- function(fit, re, ax) {
   n <- length(fit$y)
-  z <- zire_split_z(re)
-  eng <- cpp_spzire_new(ax$X, ax$Xz0, ax$Xd0, z$Zc, z$Zz, as.numeric(fit$y),
+  z <- zi_random_split_z(re)
+  eng <- cpp_sparse_two_part_new(ax$X, ax$Xz0, ax$Xd0, z$Zc, z$Zz, as.numeric(fit$y),
                         as.numeric(fit$prior.weights %||% rep(1, n)), ax$off3,
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
                         fit$family$family_code, fit$family$link_code, ax$kind, z$nsecond)
-  list(eval = spzire_evaluator(eng), free = function() NULL, Tx = ax$Tx,
-       edge = spzire_profile_edge(eng), eng = eng)
+  list(eval = sparse_two_part_evaluator(eng), free = function() NULL, Tx = ax$Tx,
+       edge = sparse_two_part_profile_edge(eng), eng = eng)
 }
 
 # The engine of a structured fit as a function of its search parameters
@@ -198,13 +198,13 @@ covstruct_profile_engine <- function(fit) {
          call. = FALSE)
   if (inherits(fit, c("glmmgee_glmm_zire_sparse", "glmmgee_glmm_dispre"))) {
     # Random effects in a zero or dispersion part beside: the two-part
-    # sparse engine on both parts' terms (pm$re, zire_combined_re()).
+    # sparse engine on both parts' terms (pm$re, zi_random_combined_re()).
     # (by quadrature: the one-factor two-part engine at the fit's rule)
     ax <- profile_aux_inputs(fit)
     base <- if (isTRUE(fit$nAGQ > 1L))
-      list(eval = structured_zire_agq_rebuild(fit, pm$re, ax)$eval, free = function() NULL,
+      list(eval = structured_zi_random_agq_rebuild(fit, pm$re, ax)$eval, free = function() NULL,
            Tx = ax$Tx)
-    else covstruct_spzire_base(fit, pm$re, ax)
+    else covstruct_sparse_two_part_base(fit, pm$re, ax)
   } else if (inherits(fit, "glmmgee_glmm_sparse")) {
     se <- covstruct_sparse_new(fit, pm$re)
     base <- list(eval = if (se$agq) function(th) cpp_agq_eval(se$eng, th, TRUE)
@@ -245,7 +245,7 @@ covstruct_profile_engine <- function(fit) {
   }
   # Where the two-part engine's approximation can break down, the profile
   # stops at its edge as on the other two-part fits (profile_point(),
-  # spzire_profile_edge()): a refit that ends there has no usable value
+  # sparse_two_part_profile_edge()): a refit that ends there has no usable value
   # (on an AR(1) mean beside a random zero part, such ends gave
   # log-likelihoods 80 above the fit's, and zeta 0 far from the estimate).
   if (!is.null(base$edge))
@@ -256,7 +256,7 @@ covstruct_profile_engine <- function(fit) {
     }, why = attr(base$edge, "why"))
   check_rebuilt_engine(eval(theta_star(pm$phi, base$Tx))$loglik, fit, base$free)
   # (the engine's state at the estimates, just evaluated there)
-  if (!is.null(base$edge)) attr(eval, "reset") <- spzire_profile_reset(base$eng)
+  if (!is.null(base$edge)) attr(eval, "reset") <- sparse_two_part_profile_reset(base$eng)
   list(eval = eval, free = base$free, Tx = base$Tx, phi = pm$phi, re = pm$re,
        lower = rep(-Inf, length(pm$phi)))
 }

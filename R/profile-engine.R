@@ -57,7 +57,7 @@ profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
       rz <- part_terms(if (dre) a$disp else a$zi)
       rd <- if (three) part_terms(a$disp)
       rc <- re
-      re <- zire_combined_re(rc, rz, if (dre) "disp~" else "zi~", rd)
+      re <- zi_random_combined_re(rc, rz, if (dre) "disp~" else "zi~", rd)
       sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
       Zz <- sp(if (three) cbind(rz$Z, rd$Z) else rz$Z)
       if (fit_engine(fit)$name == "agq_zero_re") {
@@ -69,13 +69,13 @@ profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
         split <- ag$split
         rotated <- ag$rotated
       } else {
-        eng <- cpp_spzire_new(X, ax$Xz0, ax$Xd0, sp(rc$Z), Zz, y, w, ax$off3,
+        eng <- cpp_sparse_two_part_new(X, ax$Xz0, ax$Xd0, sp(rc$Z), Zz, y, w, ax$off3,
                               re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
                               fam$family_code, fam$link_code, ax$kind, re$Qz)
-        ev <- spzire_evaluator(eng)
-        attr(ev, "edge") <- spzire_profile_edge(eng)
+        ev <- sparse_two_part_evaluator(eng)
+        attr(ev, "edge") <- sparse_two_part_profile_edge(eng)
         if (is.null(zbasis))
-          split <- spzire_cluster_split(X, sp(rc$Z), Zz, y, w, ax, re, fam)
+          split <- sparse_two_part_cluster_split(X, sp(rc$Z), Zz, y, w, ax, re, fam)
       }
     } else {
       if (!is.null(zbasis)) re$Z <- basis_z_sparse(re, zbasis)
@@ -98,12 +98,12 @@ profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
       pat <- zr$pattern_full
       Zz <- zr$Z * 1
       if (!is.null(zbasis)) Zz <- Zz %*% zbasis$G[-q1, -q1, drop = FALSE]
-      eng <- cpp_zire_new(X, Z, Zz, ax$Xz * 1, ax$Xd0, y, w, ax$off3, fit$group, M,
+      eng <- cpp_two_part_new(X, Z, Zz, ax$Xz * 1, ax$Xd0, y, w, ax$off3, fit$group, M,
                           pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
                           ax$kind, 1L, 1L)
-      cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
-      ev <- function(th) cpp_zire_eval(eng, th, TRUE)
-      scores <- function(th) cpp_zire_scores(eng, th)
+      cpp_two_part_set_nagq(eng, as.integer(fit$nAGQ))
+      ev <- function(th) cpp_two_part_eval(eng, th, TRUE)
+      scores <- function(th) cpp_two_part_scores(eng, th)
       free <- function() NULL
     } else {
       pat <- fit$pattern
@@ -131,7 +131,7 @@ profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
   }
   # (the two-part sparse engine's state at the estimates, just evaluated
   # there: each side of a profile starts from it)
-  if (!is.null(attr(ev, "edge"))) attr(ev, "reset") <- spzire_profile_reset(eng)
+  if (!is.null(attr(ev, "edge"))) attr(ev, "reset") <- sparse_two_part_profile_reset(eng)
   list(eval = ev, free = free, Tx = ax$Tx, scores = scores, split = split, rotated = rotated,
        lower = c(rep(-Inf, p), lam_lower,
                  rep(-Inf, length(fit$theta) - p - length(lam_lower))))
@@ -324,7 +324,7 @@ profile_re_structure <- function(fit) {
   if (isTRUE(zr$sparse)) {
     # (each part's terms in turn: the zero part's, then a dispersion formula's)
     for (nm in names(random_aux_parts(fit))) {
-      rz <- re_structure_sparse(zire_sparse_shadow(fit, nm), p + length(re$lambda_index))
+      rz <- re_structure_sparse(zi_random_sparse_shadow(fit, nm), p + length(re$lambda_index))
       re$pattern <- list(row = c(re$pattern$row, rz$pattern$row + re$q),
                          col = c(re$pattern$col, rz$pattern$col + re$q))
       re$lambda_index <- c(re$lambda_index, rz$lambda_index)

@@ -235,7 +235,7 @@ trace_profile <- function(ev, map, tg, th_hat, ll_hat, cutoff, maxpts, refine, c
   zfree <- list(z_hat)
   # An engine whose inner searches keep a warm start (the two-part sparse
   # engine) is put back to its state at the estimates before each side and
-  # before the refinements (spzire_profile_reset()).
+  # before the refinements (sparse_two_part_profile_reset()).
   reset <- attr(ev, "reset") %||% function() NULL
   for (dir in c(-1, 1)) {
     reset()

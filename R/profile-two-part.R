@@ -48,7 +48,7 @@ stop_not_rebuilt <- function(caller) {
 }
 
 # The two-part sparse engine's state at the fit's estimates (its inner
-# search's warm start and eigenvector, cpp_spzire_state()), taken when
+# search's warm start and eigenvector, cpp_sparse_two_part_state()), taken when
 # this is called, and a function that puts it back: trace_profile() starts
 # each side and each refined crossing from it. Where the joint objective
 # has several modes the Laplace value depends on the warm start, so a
@@ -56,9 +56,9 @@ stop_not_rebuilt <- function(caller) {
 # region) found other modes: an AR(1) mean beside a random zero part gave
 # zi.z the upper limit 1.454 when profiled alone, 1.517 after the
 # intercept and 1.314 after every parameter before it.
-spzire_profile_reset <- function(eng) {
-  state <- cpp_spzire_state(eng)
-  function() cpp_spzire_set_state(eng, state)
+sparse_two_part_profile_reset <- function(eng) {
+  state <- cpp_sparse_two_part_state(eng)
+  function() cpp_sparse_two_part_set_state(eng, state)
 }
 
 # profile_point()'s check of the two-part sparse engine: a constrained
@@ -66,13 +66,13 @@ spzire_profile_reset <- function(eng) {
 # Hessian H nearly singular: the Laplace approximation does not hold there)
 # and then did not converge or stopped next to them (H's smallest
 # eigenvalue below 10 times the bound) ended at the edge of the valid
-# region, zire_degenerate()'s rule for the fit. There the approximate
+# region, zi_random_degenerate()'s rule for the fit. There the approximate
 # log-likelihood rises only through -log det(H) / 2 (on Salamanders ZINB
 # `mined + (1 | site) + (1 | spp)`, zi `~ (1 | site)`, the profile of the
 # dispersion coefficient reached 4.7 above the fit's optimum, glmmTMB's),
 # so such a point is no profile value. `edge(NULL, .)` arms the check.
-spzire_profile_edge <- function(eng) {
-  deg <- function() cpp_spzire_degenerate(eng)
+sparse_two_part_profile_edge <- function(eng) {
+  deg <- function() cpp_sparse_two_part_degenerate(eng)
   bound <- deg()$bound
   before <- deg()$refused
   function(theta, converged) {
@@ -82,7 +82,7 @@ spzire_profile_edge <- function(eng) {
     }
     if (deg()$refused == before) return(FALSE)
     if (!converged) return(TRUE)
-    m <- cpp_spzire_modes(eng, theta)
+    m <- cpp_sparse_two_part_modes(eng, theta)
     isTRUE(m$failed) || !is.finite(m$hmin) || m$hmin < 10 * bound
   }
 }

@@ -50,7 +50,7 @@ profile_z_blocks <- function(fit, every = FALSE) {
   if (!is.null(zr) && isTRUE(zr$sparse) ||
       inherits(fit, "glmmgee_glmm_nested") ||
       !is.null(fit$ranef_dist) && !identical(fit$ranef_dist, "normal")) return(NULL)
-  if (!is.null(zr) && !isTRUE(fit$nAGQ == 1)) return(zire_aghq_z_blocks(fit))
+  if (!is.null(zr) && !isTRUE(fit$nAGQ == 1)) return(zi_random_aghq_z_blocks(fit))
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
   if (sparse) {
     tms <- fit$reterms
@@ -115,13 +115,13 @@ profile_z_blocks <- function(fit, every = FALSE) {
 # A zero-inflated or hurdle fit with random effects in both parts by
 # adaptive quadrature (independent or correlated parts): the fit ran on
 # both parts' Z* = Z Tz^-1 when a slope lies far from zero
-# (zire_z_reparam(), each part's columns centred by its own intercept), and
+# (zi_random_z_reparam(), each part's columns centred by its own intercept), and
 # the quadrature is not invariant to that basis, so the profile runs there
 # too, every block with Tz != I rotated to each target's basis
 # (rotated_eval()); with x * 1e-6 - 5 or x + 1e6 profile() stopped with
 # "the model could not be rebuilt from the fit". Fits on the user's Z
 # (no far slope) are profiled there, as before (NULL).
-zire_aghq_z_blocks <- function(fit) {
+zi_random_aghq_z_blocks <- function(fit) {
   zr <- fit$aux$zi$re
   Zc <- as.matrix(fit$Z %||% matrix(1, length(fit$y), 1L))
   Zr <- cbind(Zc, as.matrix(zr$Z))
@@ -129,7 +129,7 @@ zire_aghq_z_blocks <- function(fit) {
   q <- ncol(Zr)
   pat <- zr$pattern_full
   sizes <- pattern_blocks(pat, q)
-  # glmm_zire_fit()'s z_blocks: each part's covariance blocks (a
+  # glmm_zi_random_fit()'s z_blocks: each part's covariance blocks (a
   # correlated fit has one block over both parts, centred part by part)
   zblocks <- if (isTRUE(zr$correlated)) c(fit$cov_blocks %||% qc, q - qc) else sizes
   tz <- design_transform(Zr, blocks = zblocks)

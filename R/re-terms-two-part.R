@@ -13,7 +13,7 @@
 # part's terms beside the zero part's (engine kinds 7 and 8), after them
 # and marked "disp~"; `Qz` and `nterms_z` count the second part's columns
 # and terms.
-zire_combined_re <- function(rc, rz, prefix = "zi~", rd = NULL) {
+zi_random_combined_re <- function(rc, rz, prefix = "zi~", rd = NULL) {
   parts <- c(list(rc, rz), if (!is.null(rd)) list(rd))
   Q0 <- cumsum(c(0L, vapply(parts, function(r) ncol(r$Z), 1L)))
   n0 <- cumsum(c(0L, vapply(parts, function(r) as.integer(r$ntheta), 1L)))
@@ -37,7 +37,7 @@ zire_combined_re <- function(rc, rz, prefix = "zi~", rd = NULL) {
        three = !is.null(rd))
 }
 
-# The part each term of a combined structure (zire_combined_re()) belongs
+# The part each term of a combined structure (zi_random_combined_re()) belongs
 # to: 1 the conditional part, 2 the second (the zero part, or a dispersion
 # part alone), 3 the dispersion part beside a zero part with random effects.
 term_parts <- function(re) {
@@ -66,7 +66,7 @@ split_part_terms <- function(all, re, nc) {
 # conditional part's first Qc columns, then the zero part's and, with three
 # parts, the dispersion part's after them: `nsecond` of Zz's columns are
 # the second part's), as the two-part sparse engine takes them.
-zire_split_z <- function(re) {
+zi_random_split_z <- function(re) {
   Qc <- re$Qc
   list(Zc = as_dgc(re$Z[, seq_len(Qc), drop = FALSE]),
        Zz = as_dgc(re$Z[, Qc + seq_len(ncol(re$Z) - Qc), drop = FALSE]),

@@ -40,7 +40,7 @@ chol_psd <- function(D, tol = 1e-12) {
 # and the maps of theta = (beta, lambda, dispersion) between the user's
 # parameterization and the optimizer's.
 # z_blocks: the column blocks within which Z may be centred, when finer
-# than the covariance blocks (the two parts of glmm_zire_fit(): a zero-part
+# than the covariance blocks (the two parts of glmm_zi_random_fit(): a zero-part
 # slope is centred by the zero part's intercept even when both parts'
 # effects share one covariance).
 # copy_x = FALSE: X* is not formed where design_transform() finds the map

@@ -78,8 +78,8 @@ sparse_cluster_split <- function(eng, Z, re, w) {
 # The two-part sparse engine (random effects in the conditional and the
 # zero-inflation parts, several terms) split by cluster, as
 # sparse_cluster_split(): `Zc`, `Zz` the parts' random-effects designs,
-# `re` both parts' terms (zire_combined_re()), `ax` profile_aux_inputs().
-spzire_cluster_split <- function(X, Zc, Zz, y, w, ax, re, fam) {
+# `re` both parts' terms (zi_random_combined_re()), `ax` profile_aux_inputs().
+sparse_two_part_cluster_split <- function(X, Zc, Zz, y, w, ax, re, fam) {
   function(code, G, levels) {
     Qc <- ncol(Zc)
     # (three random parts: the zero part's Qz columns of Zz, then the
@@ -101,7 +101,7 @@ spzire_cluster_split <- function(X, Zc, Zz, y, w, ax, re, fam) {
       to_engine <- function(l) ifelse(l < qc, l, ifelse(l < qc + qz, max(qc, 1L) + l - qc,
                                                          max(qc, 1L) + wz + l - qc - qz))
       jz <- ifelse(zd, wz + t$j - qc - qz, t$j - qc)
-      cpp_spzire_new(X[r, , drop = FALSE], ax$Xz0[r, , drop = FALSE], ax$Xd0[r, , drop = FALSE],
+      cpp_sparse_two_part_new(X[r, , drop = FALSE], ax$Xz0[r, , drop = FALSE], ax$Xd0[r, , drop = FALSE],
                      csc_from_triplets(t$i[zc], t$j[zc], t$x[zc], length(r), max(qc, 1L), M,
                                        sorted = TRUE),
                      csc_from_triplets(t$i[!zc], jz[!zc], t$x[!zc], length(r),
@@ -112,7 +112,7 @@ spzire_cluster_split <- function(X, Zc, Zz, y, w, ax, re, fam) {
                      fam$link_code, ax$kind, if (isTRUE(re$three)) wz else -1L)
     })
     list(scores = function(th) split_gradients(engines, th, function(e, t)
-      cpp_spzire_grad(e, t)$gradient))
+      cpp_sparse_two_part_grad(e, t)$gradient))
   }
 }
 
@@ -125,7 +125,7 @@ split_gradients <- function(engines, th, grad) {
 }
 
 # Each cluster's rows and random effects for an engine built on its rows
-# (spzire_cluster_split()): per cluster (NULL without rows of positive
+# (sparse_two_part_cluster_split()): per cluster (NULL without rows of positive
 # weight) its `rows`, the columns of `Z` it owns (`cols`,
 # random_effect_owner()), its entries of Z as 1-based `triplets` i, j, x
 # in the cluster's rows and columns (in compressed-column order), and the
@@ -367,7 +367,7 @@ covstruct_robust_engine <- function(fit) {
   phi <- pm$phi
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
   if (inherits(fit, c("glmmgee_glmm_zire_sparse", "glmmgee_glmm_dispre"))) {
-    eng <- covstruct_zire_engine(fit, re)
+    eng <- covstruct_two_part_engine(fit, re)
   } else if (sparse) {
     eng <- covstruct_sparse_engine(fit, re)
   } else {
@@ -426,17 +426,17 @@ one_factor_score_split <- function(index, M, w, scores) function(code, G, levels
 }
 
 # The same for a structured two-part fit with random effects in both parts
-# (`re` both parts' terms, zire_combined_re()): the two-part sparse engine
-# built on each cluster's rows (spzire_cluster_split()).
-covstruct_zire_engine <- function(fit, re) {
+# (`re` both parts' terms, zi_random_combined_re()): the two-part sparse engine
+# built on each cluster's rows (sparse_two_part_cluster_split()).
+covstruct_two_part_engine <- function(fit, re) {
   ax <- profile_aux_inputs(fit)
   n <- length(fit$y)
   # (by quadrature: the one-factor two-part engine's clusters)
   if (isTRUE(fit$nAGQ > 1L))
-    return(list(split = structured_zire_agq_rebuild(fit, re, ax)$split, Tx = ax$Tx,
+    return(list(split = structured_zi_random_agq_rebuild(fit, re, ax)$split, Tx = ax$Tx,
                 free = function() NULL))
-  z <- zire_split_z(re)
-  list(split = spzire_cluster_split(ax$X, z$Zc, z$Zz, as.numeric(fit$y),
+  z <- zi_random_split_z(re)
+  list(split = sparse_two_part_cluster_split(ax$X, z$Zc, z$Zz, as.numeric(fit$y),
                                     as.numeric(fit$prior.weights %||% rep(1, n)), ax, re,
                                     fit$family),
        Tx = ax$Tx, free = function() NULL)

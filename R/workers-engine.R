@@ -14,7 +14,7 @@ agq_eval <- function(eng, theta, gradient) {
     return(add_aux_penalty(agq_eval(eng$inner, theta, gradient), eng$pen, theta, gradient))
   r <- if (inherits(eng, "glmmgee_shard_engine")) shard_eval(eng, theta, gradient)
        else if (inherits(eng, "glmmgee_xmap_engine")) xmap_eval(eng, theta, gradient)
-       else if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_eval(eng, theta, gradient)
+       else if (inherits(eng, "glmmgee_two_part_engine")) cpp_two_part_eval(eng, theta, gradient)
        else cpp_agq_eval(eng, theta, gradient)
   progress_tick(r$loglik, r)  # progress.R
 }
@@ -23,7 +23,7 @@ agq_eval <- function(eng, theta, gradient) {
 # same pass, for the in-process engines (scores_ev()).
 agq_eval_scores <- function(eng, theta) {
   r <- if (inherits(eng, "glmmgee_xmap_engine")) xmap_eval_scores(eng, theta)
-       else if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_eval_scores(eng, theta)
+       else if (inherits(eng, "glmmgee_two_part_engine")) cpp_two_part_eval_scores(eng, theta)
        else cpp_agq_eval_scores(eng, theta)
   progress_tick(r$loglik, r)
 }
@@ -34,7 +34,7 @@ agq_set_nagq <- function(eng, nAGQ) {
   else if (inherits(eng, "glmmgee_shard_engine")) {
     eng$nagq_now <- nAGQ
     invisible(shard_round(eng, "nagq", list(nAGQ = nAGQ)))
-  } else if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_set_nagq(eng, nAGQ)
+  } else if (inherits(eng, "glmmgee_two_part_engine")) cpp_two_part_set_nagq(eng, nAGQ)
   else cpp_agq_set_nagq(eng, nAGQ)
 }
 

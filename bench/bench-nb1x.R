@@ -10,13 +10,13 @@
 # reps, each rep's ratio from its own pair of fits), and the logLik
 # difference (glmmgee minus glmmTMB), with the load average before and after.
 #
-# Usage: Rscript bench/bench-nb1x.R [M] [reps] [hurdle | zire]
+# Usage: Rscript bench/bench-nb1x.R [M] [reps] [hurdle | zi_random]
 #   M: simulated clusters of 8 (default 300); reps: fits per package and
-#   case (default 5); "hurdle" / "zire": only those cases.
+#   case (default 5); "hurdle" / "zi_random": only those cases.
 suppressPackageStartupMessages(library(glmmgee))
 if (!requireNamespace("glmmTMB", quietly = TRUE)) stop("bench-nb1x.R needs glmmTMB")
 args <- commandArgs(TRUE)
-words <- args[args %in% c("hurdle", "zire")]
+words <- args[args %in% c("hurdle", "zi_random")]
 nums <- as.integer(setdiff(args, words))
 M <- if (length(nums) >= 1L) nums[1] else 300L
 reps <- if (length(nums) >= 2L) nums[2] else 5L
@@ -60,17 +60,17 @@ cases <- list(
   # degenerate on Salamanders, for glmmTMB too: logLik NA; see
   # test-two-part-nbinom1.R. Simulated instead.)
   list(name = "Salamanders hurdle NB1, spp + mined + (1 | site) | zi ~ mined + (1 | site)",
-       kind = "zire", d = sal, f = count ~ spp + mined + (1 | site), zi = ~ mined + (1 | site),
+       kind = "zi_random", d = sal, f = count ~ spp + mined + (1 | site), zi = ~ mined + (1 | site),
        ours = truncated_nbinom1, tmb = tnb1),
   list(name = "Salamanders hurdle NB1, spp + mined + (1 | site) | zi ~ mined + (1 | spp)",
-       kind = "zire", d = sal, f = count ~ spp + mined + (1 | site), zi = ~ mined + (1 | spp),
+       kind = "zi_random", d = sal, f = count ~ spp + mined + (1 | site), zi = ~ mined + (1 | spp),
        ours = truncated_nbinom1, tmb = tnb1),
   list(name = "Salamanders hurdle NB1, spp + mined + (1 | site) + (1 | sample) | zi ~ mined + (1 | site)",
-       kind = "zire", d = sal, f = count ~ spp + mined + (1 | site) + (1 | sample),
+       kind = "zi_random", d = sal, f = count ~ spp + mined + (1 | site) + (1 | sample),
        zi = ~ mined + (1 | site), ours = truncated_nbinom1, tmb = tnb1),
-  list(name = sprintf("simulated ZINB1, M = %d | zi ~ w + (1 | g)", M), kind = "zire",
+  list(name = sprintf("simulated ZINB1, M = %d | zi ~ w + (1 | g)", M), kind = "zi_random",
        d = sim, f = yzi ~ x + (1 | g), zi = ~ w + (1 | g), ours = nbinom1, tmb = nb1),
-  list(name = sprintf("simulated hurdle NB1, M = %d | zi ~ w + (1 | g)", M), kind = "zire",
+  list(name = sprintf("simulated hurdle NB1, M = %d | zi ~ w + (1 | g)", M), kind = "zi_random",
        d = sim, f = yz ~ x + (1 | g), zi = ~ w + (1 | g), ours = truncated_nbinom1, tmb = tnb1))
 if (length(words)) cases <- Filter(function(cs) cs$kind %in% words, cases)
 

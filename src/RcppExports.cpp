@@ -82,9 +82,9 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_zire_new
-SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc, Eigen::Map<Eigen::MatrixXd> Zz, Eigen::Map<Eigen::MatrixXd> Xz, Eigen::Map<Eigen::MatrixXd> Xd, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off, Rcpp::IntegerVector group, int M, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, int family, int link, int kind, int nAGQ, int nthreads, int nsecond);
-RcppExport SEXP _glmmgee_cpp_zire_new(SEXP XSEXP, SEXP ZcSEXP, SEXP ZzSEXP, SEXP XzSEXP, SEXP XdSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offSEXP, SEXP groupSEXP, SEXP MSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP kindSEXP, SEXP nAGQSEXP, SEXP nthreadsSEXP, SEXP nsecondSEXP) {
+// cpp_two_part_new
+SEXP cpp_two_part_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc, Eigen::Map<Eigen::MatrixXd> Zz, Eigen::Map<Eigen::MatrixXd> Xz, Eigen::Map<Eigen::MatrixXd> Xd, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off, Rcpp::IntegerVector group, int M, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, int family, int link, int kind, int nAGQ, int nthreads, int nsecond);
+RcppExport SEXP _glmmgee_cpp_two_part_new(SEXP XSEXP, SEXP ZcSEXP, SEXP ZzSEXP, SEXP XzSEXP, SEXP XdSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offSEXP, SEXP groupSEXP, SEXP MSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP kindSEXP, SEXP nAGQSEXP, SEXP nthreadsSEXP, SEXP nsecondSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -106,79 +106,79 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
     Rcpp::traits::input_parameter< int >::type nthreads(nthreadsSEXP);
     Rcpp::traits::input_parameter< int >::type nsecond(nsecondSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_zire_new(X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads, nsecond));
+    rcpp_result_gen = Rcpp::wrap(cpp_two_part_new(X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads, nsecond));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_zire_eval
-Rcpp::List cpp_zire_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient);
-RcppExport SEXP _glmmgee_cpp_zire_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP) {
+// cpp_two_part_eval
+Rcpp::List cpp_two_part_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient);
+RcppExport SEXP _glmmgee_cpp_two_part_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
     Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_zire_eval(ptr, theta, gradient));
+    rcpp_result_gen = Rcpp::wrap(cpp_two_part_eval(ptr, theta, gradient));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_zire_scores
-Eigen::MatrixXd cpp_zire_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_zire_scores(SEXP ptrSEXP, SEXP thetaSEXP) {
+// cpp_two_part_scores
+Eigen::MatrixXd cpp_two_part_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_two_part_scores(SEXP ptrSEXP, SEXP thetaSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_zire_scores(ptr, theta));
+    rcpp_result_gen = Rcpp::wrap(cpp_two_part_scores(ptr, theta));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_zire_eval_scores
-Rcpp::List cpp_zire_eval_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_zire_eval_scores(SEXP ptrSEXP, SEXP thetaSEXP) {
+// cpp_two_part_eval_scores
+Rcpp::List cpp_two_part_eval_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_two_part_eval_scores(SEXP ptrSEXP, SEXP thetaSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_zire_eval_scores(ptr, theta));
+    rcpp_result_gen = Rcpp::wrap(cpp_two_part_eval_scores(ptr, theta));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_zire_summaries
-Rcpp::List cpp_zire_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_zire_summaries(SEXP ptrSEXP, SEXP thetaSEXP) {
+// cpp_two_part_summaries
+Rcpp::List cpp_two_part_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_two_part_summaries(SEXP ptrSEXP, SEXP thetaSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_zire_summaries(ptr, theta));
+    rcpp_result_gen = Rcpp::wrap(cpp_two_part_summaries(ptr, theta));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_zire_fixed_curvature
-Eigen::MatrixXd cpp_zire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_zire_fixed_curvature(SEXP ptrSEXP, SEXP thetaSEXP) {
+// cpp_two_part_fixed_curvature
+Eigen::MatrixXd cpp_two_part_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_two_part_fixed_curvature(SEXP ptrSEXP, SEXP thetaSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_zire_fixed_curvature(ptr, theta));
+    rcpp_result_gen = Rcpp::wrap(cpp_two_part_fixed_curvature(ptr, theta));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_zire_set_nagq
-void cpp_zire_set_nagq(SEXP ptr, int nAGQ);
-RcppExport SEXP _glmmgee_cpp_zire_set_nagq(SEXP ptrSEXP, SEXP nAGQSEXP) {
+// cpp_two_part_set_nagq
+void cpp_two_part_set_nagq(SEXP ptr, int nAGQ);
+RcppExport SEXP _glmmgee_cpp_two_part_set_nagq(SEXP ptrSEXP, SEXP nAGQSEXP) {
 BEGIN_RCPP
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
-    cpp_zire_set_nagq(ptr, nAGQ);
+    cpp_two_part_set_nagq(ptr, nAGQ);
     return R_NilValue;
 END_RCPP
 }
@@ -884,9 +884,9 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_spzire_new
-SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Xz, Eigen::Map<Eigen::MatrixXd> Xd, Eigen::MappedSparseMatrix<double> Zc, Eigen::MappedSparseMatrix<double> Zz, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta, int family, int link, int kind, int nsecond);
-RcppExport SEXP _glmmgee_cpp_spzire_new(SEXP XSEXP, SEXP XzSEXP, SEXP XdSEXP, SEXP ZcSEXP, SEXP ZzSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP kindSEXP, SEXP nsecondSEXP) {
+// cpp_sparse_two_part_new
+SEXP cpp_sparse_two_part_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Xz, Eigen::Map<Eigen::MatrixXd> Xd, Eigen::MappedSparseMatrix<double> Zc, Eigen::MappedSparseMatrix<double> Zz, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta, int family, int link, int kind, int nsecond);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_new(SEXP XSEXP, SEXP XzSEXP, SEXP XdSEXP, SEXP ZcSEXP, SEXP ZzSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP kindSEXP, SEXP nsecondSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -906,121 +906,121 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type link(linkSEXP);
     Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
     Rcpp::traits::input_parameter< int >::type nsecond(nsecondSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_new(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind, nsecond));
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_two_part_new(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind, nsecond));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_spzire_eval
-Rcpp::NumericVector cpp_spzire_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas);
-RcppExport SEXP _glmmgee_cpp_spzire_eval(SEXP ptrSEXP, SEXP thetasSEXP) {
+// cpp_sparse_two_part_eval
+Rcpp::NumericVector cpp_sparse_two_part_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_eval(SEXP ptrSEXP, SEXP thetasSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type thetas(thetasSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_eval(ptr, thetas));
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_two_part_eval(ptr, thetas));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_spzire_grad
-Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_spzire_grad(SEXP ptrSEXP, SEXP thetaSEXP) {
+// cpp_sparse_two_part_grad
+Rcpp::List cpp_sparse_two_part_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_grad(SEXP ptrSEXP, SEXP thetaSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_grad(ptr, theta));
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_two_part_grad(ptr, theta));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_spzire_fixed_curvature
-SEXP cpp_spzire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_spzire_fixed_curvature(SEXP ptrSEXP, SEXP thetaSEXP) {
+// cpp_sparse_two_part_fixed_curvature
+SEXP cpp_sparse_two_part_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_fixed_curvature(SEXP ptrSEXP, SEXP thetaSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_fixed_curvature(ptr, theta));
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_two_part_fixed_curvature(ptr, theta));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_spzire_modes
-Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool guard);
-RcppExport SEXP _glmmgee_cpp_spzire_modes(SEXP ptrSEXP, SEXP thetaSEXP, SEXP guardSEXP) {
+// cpp_sparse_two_part_modes
+Rcpp::List cpp_sparse_two_part_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool guard);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_modes(SEXP ptrSEXP, SEXP thetaSEXP, SEXP guardSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
     Rcpp::traits::input_parameter< bool >::type guard(guardSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_modes(ptr, theta, guard));
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_two_part_modes(ptr, theta, guard));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_spzire_degenerate
-Rcpp::List cpp_spzire_degenerate(SEXP ptr);
-RcppExport SEXP _glmmgee_cpp_spzire_degenerate(SEXP ptrSEXP) {
+// cpp_sparse_two_part_degenerate
+Rcpp::List cpp_sparse_two_part_degenerate(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_degenerate(SEXP ptrSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_degenerate(ptr));
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_two_part_degenerate(ptr));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_spzire_reset
-void cpp_spzire_reset(SEXP ptr);
-RcppExport SEXP _glmmgee_cpp_spzire_reset(SEXP ptrSEXP) {
+// cpp_sparse_two_part_reset
+void cpp_sparse_two_part_reset(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_reset(SEXP ptrSEXP) {
 BEGIN_RCPP
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    cpp_spzire_reset(ptr);
+    cpp_sparse_two_part_reset(ptr);
     return R_NilValue;
 END_RCPP
 }
-// cpp_spzire_warm
-Eigen::VectorXd cpp_spzire_warm(SEXP ptr);
-RcppExport SEXP _glmmgee_cpp_spzire_warm(SEXP ptrSEXP) {
+// cpp_sparse_two_part_warm
+Eigen::VectorXd cpp_sparse_two_part_warm(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_warm(SEXP ptrSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_warm(ptr));
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_two_part_warm(ptr));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_spzire_set_warm
-void cpp_spzire_set_warm(SEXP ptr, Eigen::Map<Eigen::VectorXd> u);
-RcppExport SEXP _glmmgee_cpp_spzire_set_warm(SEXP ptrSEXP, SEXP uSEXP) {
+// cpp_sparse_two_part_set_warm
+void cpp_sparse_two_part_set_warm(SEXP ptr, Eigen::Map<Eigen::VectorXd> u);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_set_warm(SEXP ptrSEXP, SEXP uSEXP) {
 BEGIN_RCPP
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type u(uSEXP);
-    cpp_spzire_set_warm(ptr, u);
+    cpp_sparse_two_part_set_warm(ptr, u);
     return R_NilValue;
 END_RCPP
 }
-// cpp_spzire_state
-Rcpp::List cpp_spzire_state(SEXP ptr);
-RcppExport SEXP _glmmgee_cpp_spzire_state(SEXP ptrSEXP) {
+// cpp_sparse_two_part_state
+Rcpp::List cpp_sparse_two_part_state(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_state(SEXP ptrSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_state(ptr));
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_two_part_state(ptr));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_spzire_set_state
-void cpp_spzire_set_state(SEXP ptr, Rcpp::List state);
-RcppExport SEXP _glmmgee_cpp_spzire_set_state(SEXP ptrSEXP, SEXP stateSEXP) {
+// cpp_sparse_two_part_set_state
+void cpp_sparse_two_part_set_state(SEXP ptr, Rcpp::List state);
+RcppExport SEXP _glmmgee_cpp_sparse_two_part_set_state(SEXP ptrSEXP, SEXP stateSEXP) {
 BEGIN_RCPP
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type state(stateSEXP);
-    cpp_spzire_set_state(ptr, state);
+    cpp_sparse_two_part_set_state(ptr, state);
     return R_NilValue;
 END_RCPP
 }
@@ -1809,13 +1809,13 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 9},
     {"_glmmgee_cpp_nested_eval", (DL_FUNC) &_glmmgee_cpp_nested_eval, 5},
     {"_glmmgee_cpp_nested_modes", (DL_FUNC) &_glmmgee_cpp_nested_modes, 2},
-    {"_glmmgee_cpp_zire_new", (DL_FUNC) &_glmmgee_cpp_zire_new, 18},
-    {"_glmmgee_cpp_zire_eval", (DL_FUNC) &_glmmgee_cpp_zire_eval, 3},
-    {"_glmmgee_cpp_zire_scores", (DL_FUNC) &_glmmgee_cpp_zire_scores, 2},
-    {"_glmmgee_cpp_zire_eval_scores", (DL_FUNC) &_glmmgee_cpp_zire_eval_scores, 2},
-    {"_glmmgee_cpp_zire_summaries", (DL_FUNC) &_glmmgee_cpp_zire_summaries, 2},
-    {"_glmmgee_cpp_zire_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_zire_fixed_curvature, 2},
-    {"_glmmgee_cpp_zire_set_nagq", (DL_FUNC) &_glmmgee_cpp_zire_set_nagq, 2},
+    {"_glmmgee_cpp_two_part_new", (DL_FUNC) &_glmmgee_cpp_two_part_new, 18},
+    {"_glmmgee_cpp_two_part_eval", (DL_FUNC) &_glmmgee_cpp_two_part_eval, 3},
+    {"_glmmgee_cpp_two_part_scores", (DL_FUNC) &_glmmgee_cpp_two_part_scores, 2},
+    {"_glmmgee_cpp_two_part_eval_scores", (DL_FUNC) &_glmmgee_cpp_two_part_eval_scores, 2},
+    {"_glmmgee_cpp_two_part_summaries", (DL_FUNC) &_glmmgee_cpp_two_part_summaries, 2},
+    {"_glmmgee_cpp_two_part_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_two_part_fixed_curvature, 2},
+    {"_glmmgee_cpp_two_part_set_nagq", (DL_FUNC) &_glmmgee_cpp_two_part_set_nagq, 2},
     {"_glmmgee_cpp_agq_new", (DL_FUNC) &_glmmgee_cpp_agq_new, 13},
     {"_glmmgee_cpp_agq_set_aux", (DL_FUNC) &_glmmgee_cpp_agq_set_aux, 5},
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
@@ -1867,17 +1867,17 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_known_pivoted_factor", (DL_FUNC) &_glmmgee_cpp_known_pivoted_factor, 4},
     {"_glmmgee_cpp_row_sumsq", (DL_FUNC) &_glmmgee_cpp_row_sumsq, 1},
     {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
-    {"_glmmgee_cpp_spzire_new", (DL_FUNC) &_glmmgee_cpp_spzire_new, 16},
-    {"_glmmgee_cpp_spzire_eval", (DL_FUNC) &_glmmgee_cpp_spzire_eval, 2},
-    {"_glmmgee_cpp_spzire_grad", (DL_FUNC) &_glmmgee_cpp_spzire_grad, 2},
-    {"_glmmgee_cpp_spzire_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_spzire_fixed_curvature, 2},
-    {"_glmmgee_cpp_spzire_modes", (DL_FUNC) &_glmmgee_cpp_spzire_modes, 3},
-    {"_glmmgee_cpp_spzire_degenerate", (DL_FUNC) &_glmmgee_cpp_spzire_degenerate, 1},
-    {"_glmmgee_cpp_spzire_reset", (DL_FUNC) &_glmmgee_cpp_spzire_reset, 1},
-    {"_glmmgee_cpp_spzire_warm", (DL_FUNC) &_glmmgee_cpp_spzire_warm, 1},
-    {"_glmmgee_cpp_spzire_set_warm", (DL_FUNC) &_glmmgee_cpp_spzire_set_warm, 2},
-    {"_glmmgee_cpp_spzire_state", (DL_FUNC) &_glmmgee_cpp_spzire_state, 1},
-    {"_glmmgee_cpp_spzire_set_state", (DL_FUNC) &_glmmgee_cpp_spzire_set_state, 2},
+    {"_glmmgee_cpp_sparse_two_part_new", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_new, 16},
+    {"_glmmgee_cpp_sparse_two_part_eval", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_eval, 2},
+    {"_glmmgee_cpp_sparse_two_part_grad", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_grad, 2},
+    {"_glmmgee_cpp_sparse_two_part_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_fixed_curvature, 2},
+    {"_glmmgee_cpp_sparse_two_part_modes", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_modes, 3},
+    {"_glmmgee_cpp_sparse_two_part_degenerate", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_degenerate, 1},
+    {"_glmmgee_cpp_sparse_two_part_reset", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_reset, 1},
+    {"_glmmgee_cpp_sparse_two_part_warm", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_warm, 1},
+    {"_glmmgee_cpp_sparse_two_part_set_warm", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_set_warm, 2},
+    {"_glmmgee_cpp_sparse_two_part_state", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_state, 1},
+    {"_glmmgee_cpp_sparse_two_part_set_state", (DL_FUNC) &_glmmgee_cpp_sparse_two_part_set_state, 2},
     {"_glmmgee_cpp_sparse_new", (DL_FUNC) &_glmmgee_cpp_sparse_new, 11},
     {"_glmmgee_cpp_sparse_set_aux", (DL_FUNC) &_glmmgee_cpp_sparse_set_aux, 5},
     {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 4},

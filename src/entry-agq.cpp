@@ -1,5 +1,5 @@
 // Entry points of the one-grouping-factor quadrature engines (engines/agq/):
-// agq (AgqEngine, also on workers), agq_zero_re (ZireEngine), agq_ranef_dist
+// agq (AgqEngine, also on workers), agq_zero_re (TwoPartEngine), agq_ranef_dist
 // (non-normal random effects) and agq_nested (nested quadrature).
 // Every function here is a `// [[Rcpp::export]]` entry point (Rcpp's
 // compileAttributes() reads only the top level of src/): it checks sizes at the
@@ -120,7 +120,7 @@ Rcpp::List cpp_nested_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
 // Zz's columns the zero part's, the rest the dispersion's (-1: all the
 // second part's).
 // [[Rcpp::export]]
-SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc,
+SEXP cpp_two_part_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc,
                   Eigen::Map<Eigen::MatrixXd> Zz, Eigen::Map<Eigen::MatrixXd> Xz,
                   Eigen::Map<Eigen::MatrixXd> Xd, Eigen::Map<Eigen::VectorXd> y,
                   Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off,
@@ -140,54 +140,54 @@ SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc,
   std::vector<int> lr, lc;
   glmmgee::check_engine_pattern(M, nAGQ, (int)(Zc.cols() + Zz.cols()), lam_row, lam_col, lr, lc);
   try {
-    glmmgee::ZireEngine* eng = new glmmgee::ZireEngine(
+    glmmgee::TwoPartEngine* eng = new glmmgee::TwoPartEngine(
         X, Zc, Zz, Xz, Xd, y, wt, off, group.begin(), M, lr, lc, family, link, kind, nAGQ,
         nthreads, nsecond);
-    Rcpp::XPtr<glmmgee::ZireEngine> p(eng, true);
-    p.attr("class") = "glmmgee_zire_engine";
+    Rcpp::XPtr<glmmgee::TwoPartEngine> p(eng, true);
+    p.attr("class") = "glmmgee_two_part_engine";
     return p;
   } catch (std::exception& e) {
     Rcpp::stop(e.what());
   }
 }
 
-static glmmgee::ZireEngine* zire_ptr(SEXP ptr) {
-  return glmmgee::engine_at<glmmgee::ZireEngine>(
+static glmmgee::TwoPartEngine* zi_random_ptr(SEXP ptr) {
+  return glmmgee::engine_at<glmmgee::TwoPartEngine>(
       ptr, "the two-part GLMM engine is no longer available");
 }
 
 // [[Rcpp::export]]
-Rcpp::List cpp_zire_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
-  return glmmgee::engine_eval(zire_ptr(ptr), theta, gradient);
+Rcpp::List cpp_two_part_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
+  return glmmgee::engine_eval(zi_random_ptr(ptr), theta, gradient);
 }
 
 // [[Rcpp::export]]
-Eigen::MatrixXd cpp_zire_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  return glmmgee::engine_scores(zire_ptr(ptr), theta);
+Eigen::MatrixXd cpp_two_part_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  return glmmgee::engine_scores(zi_random_ptr(ptr), theta);
 }
 
-// cpp_zire_eval() with the gradient and each cluster's score.
+// cpp_two_part_eval() with the gradient and each cluster's score.
 // [[Rcpp::export]]
-Rcpp::List cpp_zire_eval_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  return glmmgee::engine_eval_scores(zire_ptr(ptr), theta);
+Rcpp::List cpp_two_part_eval_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  return glmmgee::engine_eval_scores(zi_random_ptr(ptr), theta);
 }
 
 // [[Rcpp::export]]
-Rcpp::List cpp_zire_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  return glmmgee::engine_summaries(zire_ptr(ptr), theta);
+Rcpp::List cpp_two_part_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  return glmmgee::engine_summaries(zi_random_ptr(ptr), theta);
 }
 
 // Curvature in the fixed coefficients of all three predictors at the
 // modes, without the log|H| terms (agq-zero-re-info.cpp): a start matrix for
 // the search, rows and columns in the order (beta, gamma, delta).
 // [[Rcpp::export]]
-Eigen::MatrixXd cpp_zire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  return glmmgee::engine_fixed_curvature(zire_ptr(ptr), theta);
+Eigen::MatrixXd cpp_two_part_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  return glmmgee::engine_fixed_curvature(zi_random_ptr(ptr), theta);
 }
 
 // [[Rcpp::export]]
-void cpp_zire_set_nagq(SEXP ptr, int nAGQ) {
-  glmmgee::engine_nagq(zire_ptr(ptr), nAGQ, true);
+void cpp_two_part_set_nagq(SEXP ptr, int nAGQ) {
+  glmmgee::engine_nagq(zi_random_ptr(ptr), nAGQ, true);
 }
 
 // R's double matrix `x` (a double vector: one column) as a read-only view of

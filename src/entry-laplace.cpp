@@ -1,5 +1,5 @@
 // Entry points of the several-term Laplace engines (engines/laplace/):
-// laplace_sparse (SparseLaplace) and laplace_sparse_zero_re (SparseZire).
+// laplace_sparse (SparseLaplace) and laplace_sparse_zero_re (SparseTwoPart).
 // Every function here is a `// [[Rcpp::export]]` entry point (Rcpp's
 // compileAttributes() reads only the top level of src/): it checks sizes at the
 // boundary, maps R memory read-only, calls the engine and returns a list. Where
@@ -27,7 +27,7 @@ Eigen::VectorXd cpp_sparse_glm_start(SEXP ptr, int maxit) {
 // part's, the others the dispersion part's (-1: all Zz's are the second
 // predictor's).
 // [[Rcpp::export]]
-SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Xz,
+SEXP cpp_sparse_two_part_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Xz,
                     Eigen::Map<Eigen::MatrixXd> Xd, Eigen::MappedSparseMatrix<double> Zc,
                     Eigen::MappedSparseMatrix<double> Zz, Eigen::Map<Eigen::VectorXd> y,
                     Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off,
@@ -43,13 +43,13 @@ SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> X
     Rcpp::stop("lam_row, lam_col and lam_k must have the same length");
   if (ntheta < 0) Rcpp::stop("ntheta must be a non-negative count");
   try {
-    glmmgee::SparseZire::SpMat zc(Zc), zz(Zz);
-    glmmgee::SparseZire* eng = new glmmgee::SparseZire(
+    glmmgee::SparseTwoPart::SpMat zc(Zc), zz(Zz);
+    glmmgee::SparseTwoPart* eng = new glmmgee::SparseTwoPart(
         X, Xz, Xd, zc, zz, y, wt, off, Rcpp::as<std::vector<int> >(lam_row),
         Rcpp::as<std::vector<int> >(lam_col), Rcpp::as<std::vector<int> >(lam_k), ntheta,
         family, link, kind, nsecond);
-    Rcpp::XPtr<glmmgee::SparseZire> p(eng, true);
-    p.attr("class") = "glmmgee_spzire_engine";
+    Rcpp::XPtr<glmmgee::SparseTwoPart> p(eng, true);
+    p.attr("class") = "glmmgee_sparse_two_part_engine";
     return p;
   } catch (std::bad_alloc&) {
     Rcpp::stop("not enough memory for the two-part sparse engine (its random-effects design and "
@@ -59,8 +59,8 @@ SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> X
   }
 }
 
-static glmmgee::SparseZire* spzire_ptr(SEXP ptr) {
-  Rcpp::XPtr<glmmgee::SparseZire> p(ptr);
+static glmmgee::SparseTwoPart* sparse_two_part_ptr(SEXP ptr) {
+  Rcpp::XPtr<glmmgee::SparseTwoPart> p(ptr);
   if (!p.get()) Rcpp::stop("the two-part sparse engine is no longer available");
   return p.get();
 }
@@ -68,8 +68,8 @@ static glmmgee::SparseZire* spzire_ptr(SEXP ptr) {
 // The Laplace log-likelihood at each column of thetas (P x m): m
 // evaluations in one call, for the differences of the gradient.
 // [[Rcpp::export]]
-Rcpp::NumericVector cpp_spzire_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas) {
-  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+Rcpp::NumericVector cpp_sparse_two_part_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas) {
+  glmmgee::SparseTwoPart* eng = sparse_two_part_ptr(ptr);
   if (thetas.rows() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
   Rcpp::NumericVector out(thetas.cols());
   for (int j = 0; j < thetas.cols(); ++j) {
@@ -87,8 +87,8 @@ Rcpp::NumericVector cpp_spzire_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas
 // Newton search's iterations for the joint mode and H's smallest
 // eigenvalue there (hmin; below the engine's bound the point is refused).
 // [[Rcpp::export]]
-Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+Rcpp::List cpp_sparse_two_part_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  glmmgee::SparseTwoPart* eng = sparse_two_part_ptr(ptr);
   if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
   Eigen::VectorXd g;
   double ll;
@@ -104,11 +104,11 @@ Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
 }
 
 // The start curvature in the fixed, zero and dispersion coefficients at
-// theta from the last evaluation's modes (SparseZire::fixed_curvature());
+// theta from the last evaluation's modes (SparseTwoPart::fixed_curvature());
 // NULL unless that evaluation was made at theta and succeeded.
 // [[Rcpp::export]]
-SEXP cpp_spzire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+SEXP cpp_sparse_two_part_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  glmmgee::SparseTwoPart* eng = sparse_two_part_ptr(ptr);
   if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
   Eigen::MatrixXd out;
   if (!eng->fixed_curvature(theta, out)) return R_NilValue;
@@ -119,10 +119,10 @@ SEXP cpp_spzire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
 // at theta; with guard = FALSE also where that eigenvalue is below the
 // engine's validity bound (for diagnostics; `failed` is then FALSE).
 // [[Rcpp::export]]
-Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool guard = true) {
-  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+Rcpp::List cpp_sparse_two_part_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool guard = true) {
+  glmmgee::SparseTwoPart* eng = sparse_two_part_ptr(ptr);
   if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
-  glmmgee::SparseZireModes m;
+  glmmgee::SparseTwoPartModes m;
   try {
     m = eng->modes(theta, guard);
   } catch (std::exception& e) {
@@ -142,43 +142,43 @@ Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gu
 // The number of evaluations the engine refused because H's smallest
 // eigenvalue at the mode was below its validity bound, and that bound.
 // [[Rcpp::export]]
-Rcpp::List cpp_spzire_degenerate(SEXP ptr) {
-  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+Rcpp::List cpp_sparse_two_part_degenerate(SEXP ptr) {
+  glmmgee::SparseTwoPart* eng = sparse_two_part_ptr(ptr);
   return Rcpp::List::create(Rcpp::Named("refused") = (double)eng->degenerate(),
-                            Rcpp::Named("bound") = glmmgee::SparseZire::kHminTol);
+                            Rcpp::Named("bound") = glmmgee::SparseTwoPart::kHminTol);
 }
 
 // [[Rcpp::export]]
-void cpp_spzire_reset(SEXP ptr) { spzire_ptr(ptr)->reset(); }
+void cpp_sparse_two_part_reset(SEXP ptr) { sparse_two_part_ptr(ptr)->reset(); }
 
-// The inner search's warm start, to keep and put back (SparseZire::warm()).
+// The inner search's warm start, to keep and put back (SparseTwoPart::warm()).
 // [[Rcpp::export]]
-Eigen::VectorXd cpp_spzire_warm(SEXP ptr) { return spzire_ptr(ptr)->warm(); }
+Eigen::VectorXd cpp_sparse_two_part_warm(SEXP ptr) { return sparse_two_part_ptr(ptr)->warm(); }
 
 // [[Rcpp::export]]
-void cpp_spzire_set_warm(SEXP ptr, Eigen::Map<Eigen::VectorXd> u) {
-  if (!spzire_ptr(ptr)->set_warm(u))
-    Rcpp::stop("cpp_spzire_set_warm(): 'u' must be finite, of the engine's number of random effects");
+void cpp_sparse_two_part_set_warm(SEXP ptr, Eigen::Map<Eigen::VectorXd> u) {
+  if (!sparse_two_part_ptr(ptr)->set_warm(u))
+    Rcpp::stop("cpp_sparse_two_part_set_warm(): 'u' must be finite, of the engine's number of random effects");
 }
 
 // The whole state an evaluation leaves for the next (the inner search's
 // warm start and the smallest eigenvalue's inverse iteration start), to
-// keep and put back (SparseZire::eigvec()).
+// keep and put back (SparseTwoPart::eigvec()).
 // [[Rcpp::export]]
-Rcpp::List cpp_spzire_state(SEXP ptr) {
-  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+Rcpp::List cpp_sparse_two_part_state(SEXP ptr) {
+  glmmgee::SparseTwoPart* eng = sparse_two_part_ptr(ptr);
   return Rcpp::List::create(Rcpp::Named("u") = eng->warm(), Rcpp::Named("evec") = eng->eigvec());
 }
 
 // [[Rcpp::export]]
-void cpp_spzire_set_state(SEXP ptr, Rcpp::List state) {
-  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+void cpp_sparse_two_part_set_state(SEXP ptr, Rcpp::List state) {
+  glmmgee::SparseTwoPart* eng = sparse_two_part_ptr(ptr);
   if (!state.containsElementNamed("u") || !state.containsElementNamed("evec"))
-    Rcpp::stop("cpp_spzire_set_state(): 'state' must be a list with 'u' and 'evec'");
+    Rcpp::stop("cpp_sparse_two_part_set_state(): 'state' must be a list with 'u' and 'evec'");
   Eigen::VectorXd u = Rcpp::as<Eigen::VectorXd>(state["u"]);
   Eigen::VectorXd v = Rcpp::as<Eigen::VectorXd>(state["evec"]);
   if (!eng->set_warm(u) || !eng->set_eigvec(v))
-    Rcpp::stop("cpp_spzire_set_state(): 'u' and 'evec' must be finite, of the engine's number of random effects");
+    Rcpp::stop("cpp_sparse_two_part_set_state(): 'u' and 'evec' must be finite, of the engine's number of random effects");
 }
 
 // Z arrives as a dgCMatrix (n x Q); Lambda's pattern as 0-based (row, col,

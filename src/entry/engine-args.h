@@ -1,5 +1,5 @@
 // Checks at the boundary of the one-factor engines' constructors
-// (cpp_agq_new() and cpp_zire_new() in entry-agq.cpp): the
+// (cpp_agq_new() and cpp_two_part_new() in entry-agq.cpp): the
 // same sizes and covariance pattern are refused with the same messages
 // before any engine is built.
 #ifndef GLMMGEE_ENGINE_ARGS_H

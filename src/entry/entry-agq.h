@@ -1,5 +1,5 @@
 // What the entry points of the one-factor engines have in common (AgqEngine
-// and ZireEngine, entry-agq.cpp): the engine behind an external pointer,
+// and TwoPartEngine, entry-agq.cpp): the engine behind an external pointer,
 // theta's length checked at the boundary, the engines' errors turned into R
 // errors, and the lists R reads. Templates over the
 // engine, so each entry point stays one line.

@@ -1,5 +1,5 @@
 // Positions the sparse Laplace engines (SparseLaplace in laplace.cpp,
-// SparseZire in laplace-zero-re.cpp) keep so that an evaluation adds each row's
+// SparseTwoPart in laplace-zero-re.cpp) keep so that an evaluation adds each row's
 // pairs of non-zeros of A into H = I + A' W A, and reads H^{-1} at them,
 // without a search: in H's pattern (fixed per engine) and in the pattern of
 // H's sparse Cholesky factor L (known after the first factorization).

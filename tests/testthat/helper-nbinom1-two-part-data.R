@@ -34,5 +34,5 @@ nb1x_hurdle_sim <- function(M = 60, ni = 8, seed = 25, zsd = 0, phi = 1.2)
 
 # NB1 two-part counts with independent random intercepts in both parts
 # (truth: beta = (0.6, 0.5), gamma = (-0.7, 0.9), SDs 0.5 and 0.7, phi).
-nb1x_zire_sim <- function(M = 80, ni = 8, seed = 1, hurdle = FALSE, phi = 1.2)
+nb1x_zi_random_sim <- function(M = 80, ni = 8, seed = 1, hurdle = FALSE, phi = 1.2)
   nb1x_sim(M, ni, seed, 0.7, phi, if (hurdle) "inverse" else "none")

@@ -1,7 +1,7 @@
 # Simulated two-part counts with correlated random intercepts in the count
 # and zero parts (truth: beta = (0.6, 0.4), gamma = (-0.7, 0.8), SDs 0.6
 # and 0.8, correlation rho), for test-zi-random*.R.
-zire_sim <- function(M = 80, ni = 8, seed = 1, rho = 0.5, nb = FALSE, hurdle = FALSE) {
+zi_random_sim <- function(M = 80, ni = 8, seed = 1, rho = 0.5, nb = FALSE, hurdle = FALSE) {
   set.seed(seed)
   g <- rep(seq_len(M), each = ni)
   x <- rnorm(M * ni)

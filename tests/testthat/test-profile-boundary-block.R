@@ -82,7 +82,7 @@ test_that("a one-factor Laplace slope block at a correlation of 1 is profiled to
 
 test_that("zero-inflated quadrature profiles with random effects in both parts do not depend on x's units", {
   # With a far slope the two-part quadrature fit runs on both parts' centred
-  # and scaled Z* (zire_z_reparam()), which the quadrature is not invariant
+  # and scaled Z* (zi_random_z_reparam()), which the quadrature is not invariant
   # to; the profile engine was rebuilt on the user's Z, and profile()
   # stopped with "the model could not be rebuilt from the fit" for
   # x * 1e-6 - 5 and x + 1e6. Now on the fit's Z*: the limits of the fit on

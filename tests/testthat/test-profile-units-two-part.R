@@ -46,7 +46,7 @@ test_that("the several-term zero-inflated profile with (x | a) + (1 | h) does no
 })
 
 test_that("a zero-inflated profile with random effects in both parts does not depend on x's units", {
-  # The two-part one-factor engine (cpp_zire_new()) ran on the user's Z:
+  # The two-part one-factor engine (cpp_two_part_new()) ran on the user's Z:
   # with x * 1e-6 - 5 the slope's SD had [279523, NA] for x's
   # [0.151854, 0.413549] x 1e6.
   d <- two_part_units_data()

@@ -228,7 +228,7 @@ test_that("the log-series check runs on every two-part route: several terms, zer
   }
   # The same rule keeps quiet on ordinary two-part NB1 counts with
   # zero-part random effects (one factor and the sparse engine).
-  d2 <- nb1x_zire_sim(M = 40, ni = 8, seed = 41, hurdle = TRUE)
+  d2 <- nb1x_zi_random_sim(M = 40, ni = 8, seed = 41, hurdle = TRUE)
   for (f in list(y ~ x + (1 | g), y ~ x + (1 | g) + (1 | h))) {
     m2 <- suppressWarnings(glmm(f, data = d2, family = truncated_nbinom1(),
                                 ziformula = ~ w + (1 | g), nAGQ = 1))
@@ -249,19 +249,19 @@ test_that("the two-part engines' gradient with zero-part random effects and NB1 
   skip_if_not_installed("numDeriv")
   fam <- glmmgee:::resolve_family(glmmgee::nbinom1())
   for (kind in 1:2) {
-    d <- nb1x_zire_sim(M = 20, ni = 5, seed = kind, hurdle = kind == 2L)
+    d <- nb1x_zi_random_sim(M = 20, ni = 5, seed = kind, hurdle = kind == 2L)
     n <- nrow(d)
     # One factor: count intercept and zero intercept, correlated (full
     # 2 x 2 Lambda) and independent.
     for (pt in list(list(r = c(0L, 1L, 1L), c = c(0L, 0L, 1L)), list(r = c(0L, 1L), c = c(0L, 1L)))) {
       for (nagq in c(1L, 4L)) {
-        eng <- glmmgee:::cpp_zire_new(cbind(1, d$x), matrix(1, n, 1), matrix(1, n, 1),
+        eng <- glmmgee:::cpp_two_part_new(cbind(1, d$x), matrix(1, n, 1), matrix(1, n, 1),
                                       cbind(1, d$w), matrix(1, n, 1), as.numeric(d$y), rep(1, n),
                                       matrix(0, n, 3), as.integer(d$g), nlevels(d$g), pt$r, pt$c,
                                       fam$family_code, fam$link_code, kind, nagq, 1L)
         th <- c(0.4, 0.3, c(0.5, 0.2, 0.6)[seq_along(pt$r)], -0.5, 0.6, 0.3)
-        an <- glmmgee:::cpp_zire_eval(eng, th, TRUE)
-        nu <- numDeriv::grad(function(t) glmmgee:::cpp_zire_eval(eng, t, FALSE)$loglik, th)
+        an <- glmmgee:::cpp_two_part_eval(eng, th, TRUE)
+        nu <- numDeriv::grad(function(t) glmmgee:::cpp_two_part_eval(eng, t, FALSE)$loglik, th)
         expect_true(is.finite(an$loglik))
         expect_equal(an$gradient, nu, tolerance = 1e-5,
                      label = sprintf("kind %d, %d Lambda entries, nAGQ %d", kind, length(pt$r), nagq))
@@ -276,14 +276,14 @@ test_that("the two-part engines' gradient with zero-part random effects and NB1 
     qg <- nlevels(d$g); qh <- nlevels(d$h)
     lr <- seq_len(qg + qh) - 1L
     zr <- qg + qh + seq_len(qg) - 1L
-    eng <- glmmgee:::cpp_spzire_new(cbind(1, d$x), cbind(1, d$w), matrix(1, n, 1),
+    eng <- glmmgee:::cpp_sparse_two_part_new(cbind(1, d$x), cbind(1, d$w), matrix(1, n, 1),
                                     methods::as(Zc, "CsparseMatrix"), methods::as(Zz, "CsparseMatrix"),
                                     as.numeric(d$y), rep(1, n), matrix(0, n, 3),
                                     c(lr, zr), c(lr, zr), c(rep(0L, qg), rep(1L, qh), rep(2L, qg)), 3L,
                                     fam$family_code, fam$link_code, kind)
     th <- c(0.4, 0.3, 0.5, 0.4, 0.7, -0.5, 0.6, 0.3)
-    an <- glmmgee:::cpp_spzire_grad(eng, th)
-    nu <- numDeriv::grad(function(t) glmmgee:::cpp_spzire_eval(eng, cbind(t)), th)
+    an <- glmmgee:::cpp_sparse_two_part_grad(eng, th)
+    nu <- numDeriv::grad(function(t) glmmgee:::cpp_sparse_two_part_eval(eng, cbind(t)), th)
     expect_true(is.finite(an$loglik))
     expect_equal(an$gradient, nu, tolerance = 1e-6, label = sprintf("sparse, kind %d", kind))
   }
@@ -292,14 +292,14 @@ test_that("the two-part engines' gradient with zero-part random effects and NB1 
 test_that("with the zero part's variance at zero the NB1 two-part engine gives the fixed-zero-part likelihood", {
   fam <- glmmgee:::resolve_family(glmmgee::nbinom1())
   for (kind in 1:2) {
-    d <- nb1x_zire_sim(M = 25, ni = 6, seed = 10 + kind, hurdle = kind == 2L)
+    d <- nb1x_zi_random_sim(M = 25, ni = 6, seed = 10 + kind, hurdle = kind == 2L)
     n <- nrow(d)
     for (nagq in c(1L, 5L)) {
-      eng <- glmmgee:::cpp_zire_new(cbind(1, d$x), matrix(1, n, 1), matrix(1, n, 1),
+      eng <- glmmgee:::cpp_two_part_new(cbind(1, d$x), matrix(1, n, 1), matrix(1, n, 1),
                                     cbind(1, d$w), matrix(1, n, 1), as.numeric(d$y), rep(1, n),
                                     matrix(0, n, 3), as.integer(d$g), nlevels(d$g), c(0L, 1L),
                                     c(0L, 1L), fam$family_code, fam$link_code, kind, nagq, 1L)
-      a <- glmmgee:::cpp_zire_eval(eng, c(0.5, 0.3, 0.6, 0, -0.4, 0.5, 0.2), FALSE)$loglik
+      a <- glmmgee:::cpp_two_part_eval(eng, c(0.5, 0.3, 0.6, 0, -0.4, 0.5, 0.2), FALSE)$loglik
       e0 <- glmmgee:::cpp_agq_new(cbind(1, d$x), matrix(1, n, 1), as.numeric(d$y), rep(1, n),
                                   rep(0, n), as.integer(d$g), nlevels(d$g), 0L, 0L,
                                   fam$family_code, fam$link_code, nagq, 1L)
@@ -312,7 +312,7 @@ test_that("with the zero part's variance at zero the NB1 two-part engine gives t
 
 # glmmTMB's estimates of both parts, the variances of both, and the
 # standard errors of the conditional fixed effects.
-nb1x_expect_tmb_zire <- function(ours, ref, lab, tol = 5e-4) {
+nb1x_expect_tmb_zi_random <- function(ours, ref, lab, tol = 5e-4) {
   expect_gte(as.numeric(logLik(ours)), as.numeric(logLik(ref)) - 1e-5)
   expect_equal(as.numeric(logLik(ours)), as.numeric(logLik(ref)), tolerance = 1e-6, label = lab)
   expect_identical(attr(logLik(ours), "df"), attr(logLik(ref), "df"))
@@ -343,7 +343,7 @@ test_that("NB1 with random effects in the zero part matches glmmTMB on Salamande
     ref <- glmmTMB::glmmTMB(cs$f, ziformula = cs$zi, data = S,
                             family = glmmTMB::truncated_nbinom1())
     expect_length(ours$optinfo$warnings, 0L)
-    nb1x_expect_tmb_zire(ours, ref, cs$lab)
+    nb1x_expect_tmb_zi_random(ours, ref, cs$lab)
     for (ty in c("response", "conditional", "zprob"))
       expect_equal(unname(predict(ours, type = ty)), unname(predict(ref, type = ty)),
                    tolerance = 2e-3, label = paste(cs$lab, ty))
@@ -365,13 +365,13 @@ test_that("NB1 with random effects in the zero part matches glmmTMB on Salamande
 test_that("NB1 with random effects in both parts: known truth, glmmTMB, quadrature, correlated parts, methods", {
   skip_if_not_installed("glmmTMB")
   for (hurdle in c(FALSE, TRUE)) {
-    d <- nb1x_zire_sim(M = 150, ni = 8, seed = 40 + hurdle, hurdle = hurdle)
+    d <- nb1x_zi_random_sim(M = 150, ni = 8, seed = 40 + hurdle, hurdle = hurdle)
     fo <- if (hurdle) truncated_nbinom1 else nbinom1
     ft <- if (hurdle) glmmTMB::truncated_nbinom1() else glmmTMB::nbinom1()
     lab <- if (hurdle) "hurdle" else "zi"
     ours <- glmm(y ~ x + (1 | g), data = d, family = fo, ziformula = ~ w + (1 | g), nAGQ = 1)
     ref <- glmmTMB::glmmTMB(y ~ x + (1 | g), ziformula = ~ w + (1 | g), data = d, family = ft)
-    nb1x_expect_tmb_zire(ours, ref, lab)
+    nb1x_expect_tmb_zi_random(ours, ref, lab)
     se <- sqrt(diag(ours$cov_theta))
     est <- c(fixef(ours), ours$aux$zi$coef, log(sigma(ours)))
     truth <- c(0.6, 0.5, -0.7, 0.9, log(1.2))

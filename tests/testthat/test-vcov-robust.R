@@ -1111,7 +1111,7 @@ test_that("random effects in the zero part: scores are exact and CR0 is the nume
   pe <- profile_engine(fit)
   eng <- environment(pe$scores)$eng
   th <- as.numeric(fit$theta)
-  ll_i <- function(t) cpp_zire_summaries(eng, theta_star(t, pe$Tx))$loglik
+  ll_i <- function(t) cpp_two_part_summaries(eng, theta_star(t, pe$Tx))$loglik
   J <- numDeriv::jacobian(ll_i, th)
   expect_equal(pe$scores(theta_star(th, pe$Tx)), J, tolerance = 1e-6)
   H <- numDeriv::hessian(function(t) sum(ll_i(t)), th)

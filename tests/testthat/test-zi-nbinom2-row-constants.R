@@ -19,7 +19,7 @@ row_constants_engine <- function(d, kind, fam = glmmgee::nbinom2(), wt = rep(1, 
   zr <- c(seq_len(qa), qa + seq_len(qc)) - 1L
   lk <- c(rep(0L, qa), rep(1L, qa), rep(2L, qc))
   Xd <- if (glmmgee:::has_dispersion(fam)) cbind(1, d$w) else matrix(0, n, 0)
-  glmmgee:::cpp_spzire_new(cbind(1, d$x), cbind(1, d$w), Xd,
+  glmmgee:::cpp_sparse_two_part_new(cbind(1, d$x), cbind(1, d$w), Xd,
                            methods::as(Zc, "CsparseMatrix"), methods::as(Zz, "CsparseMatrix"),
                            as.numeric(d$y), wt, matrix(0, n, 3), c(lr, zr + qa),
                            c(lr, zr + qa), lk, 3L, fam$family_code, fam$link_code, kind)
@@ -55,7 +55,7 @@ test_that("the two-part sparse engine's nbinom2 value follows a per-row dispersi
       pz <- plogis(th[6] + th[7] * d$w)
       size <- exp(th[8] + th[9] * d$w)
       ll <- zinb2_loglik_ref(d$y, mu, pz, size, hurdle)
-      expect_equal(glmmgee:::cpp_spzire_eval(eng, cbind(th)), ll, tolerance = 1e-12,
+      expect_equal(glmmgee:::cpp_sparse_two_part_eval(eng, cbind(th)), ll, tolerance = 1e-12,
                    label = sprintf("hurdle %s, theta %s", hurdle, paste(th, collapse = " ")))
     }
   }
@@ -69,10 +69,10 @@ test_that("a reused sparse two-part engine gives a fresh engine's value and grad
     d <- row_constants_data(if (hurdle) 274 else 273, hurdle)
     th <- c(0.4, 0.3, 0.5, 0.7, 0.6, -0.5, 0.6, 0.4, 0.9)
     before <- replace(th, 8:9, c(-1, -0.5))
-    fresh <- glmmgee:::cpp_spzire_grad(row_constants_engine(d, if (hurdle) 2L else 1L), th)
+    fresh <- glmmgee:::cpp_sparse_two_part_grad(row_constants_engine(d, if (hurdle) 2L else 1L), th)
     eng <- row_constants_engine(d, if (hurdle) 2L else 1L)
-    expect_true(is.finite(glmmgee:::cpp_spzire_grad(eng, before)$loglik))
-    again <- glmmgee:::cpp_spzire_grad(eng, th)
+    expect_true(is.finite(glmmgee:::cpp_sparse_two_part_grad(eng, before)$loglik))
+    again <- glmmgee:::cpp_sparse_two_part_grad(eng, th)
     expect_true(is.finite(fresh$loglik))
     expect_equal(again$loglik, fresh$loglik, tolerance = 1e-10)
     expect_equal(again$gradient, fresh$gradient, tolerance = 1e-7)
@@ -80,8 +80,8 @@ test_that("a reused sparse two-part engine gives a fresh engine's value and grad
     h <- 1e-5
     num <- vapply(8:9, function(k) {
       e <- replace(numeric(9), k, h)
-      (glmmgee:::cpp_spzire_eval(eng, cbind(th + e)) -
-         glmmgee:::cpp_spzire_eval(eng, cbind(th - e))) / (2 * h)
+      (glmmgee:::cpp_sparse_two_part_eval(eng, cbind(th + e)) -
+         glmmgee:::cpp_sparse_two_part_eval(eng, cbind(th - e))) / (2 * h)
     }, 0)
     expect_equal(again$gradient[8:9], num, tolerance = 1e-5)
   }
@@ -111,13 +111,13 @@ test_that("the sparse engine's exact gradient with weights matches differences o
     pois <- identical(fam$family, "poisson")
     th <- c(0.4, 0.3, 0.5, 0.7, 0.6, -0.5, 0.6, if (!pois) c(0.4, 0.9))
     eng <- row_constants_engine(d, 1L, fam, wt)
-    r <- glmmgee:::cpp_spzire_grad(eng, th)
+    r <- glmmgee:::cpp_sparse_two_part_grad(eng, th)
     expect_true(is.finite(r$loglik))
     h <- 1e-5
     num <- vapply(seq_along(th), function(k) {
       e <- replace(numeric(length(th)), k, h)
-      (glmmgee:::cpp_spzire_eval(eng, cbind(th + e)) -
-         glmmgee:::cpp_spzire_eval(eng, cbind(th - e))) / (2 * h)
+      (glmmgee:::cpp_sparse_two_part_eval(eng, cbind(th + e)) -
+         glmmgee:::cpp_sparse_two_part_eval(eng, cbind(th - e))) / (2 * h)
     }, 0)
     expect_equal(r$gradient, num, tolerance = 1e-6, label = if (pois) "poisson" else "nbinom2")
   }

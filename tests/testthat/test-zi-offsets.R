@@ -165,16 +165,16 @@ test_that("several conditional terms and zero-part random effects (both engines)
   nd$o <- c(-1, 0, 1, 2)
   cases <- list(
     sparse = list(count ~ mined + (1 | site) + (1 | spp), ~ mined + offset(o)),
-    zire = list(count ~ mined + (1 | site), ~ offset(o) + (1 | site)),
-    zire_sparse = list(count ~ mined + (1 | site), ~ offset(o) + (1 | spp)))
+    zi_random = list(count ~ mined + (1 | site), ~ offset(o) + (1 | site)),
+    zi_random_sparse = list(count ~ mined + (1 | site), ~ offset(o) + (1 | spp)))
   for (k in names(cases)) {
     cs <- cases[[k]]
     ours <- glmm(cs[[1]], data = S, ziformula = cs[[2]], family = poisson, nAGQ = 1)
     ref <- glmmTMB::glmmTMB(cs[[1]], data = S, ziformula = cs[[2]], family = poisson)
     zo_against_tmb(ours, ref, k, tol = 5e-4, tol_se = 5e-3, tol_ll = 1e-7)
     expect_true(inherits(ours, switch(k, sparse = "glmmgee_glmm_sparse",
-                                      zire = "glmmgee_glmm_zire",
-                                      zire_sparse = "glmmgee_glmm_zire_sparse")), info = k)
+                                      zi_random = "glmmgee_glmm_zire",
+                                      zi_random_sparse = "glmmgee_glmm_zire_sparse")), info = k)
     for (ty in c("response", "zprob", "zlink"))
       expect_equal(unname(predict(ours, nd, type = ty)), unname(predict(ref, nd, type = ty)),
                    tolerance = 1e-3, info = paste(k, ty))
@@ -231,8 +231,8 @@ test_that("invariance: a constant offset moves only the intercept, offset(x) bes
     laplace = list(y ~ x + (1 | g), 1L, NULL),
     aghq = list(y ~ x + (1 | g), 7L, NULL),
     sparse = list(y ~ x + (1 | g) + (1 | h), 1L, NULL),
-    zire = list(y ~ x + (1 | g), 1L, quote((1 | g))),
-    zire_sparse = list(y ~ x + (1 | g), 1L, quote((1 | h))))
+    zi_random = list(y ~ x + (1 | g), 1L, quote((1 | g))),
+    zi_random_sparse = list(y ~ x + (1 | g), 1L, quote((1 | h))))
   for (k in names(runs)) {
     r <- runs[[k]]
     zf <- function(rhs) {

@@ -60,7 +60,7 @@ test_that("profile intervals of both parts: at the limits the constrained maximu
 })
 
 test_that("correlated parts: the correlation's interval, Laplace refused, default quadrature gives valid probabilities", {
-  d <- zire_sim(M = 60, ni = 6, seed = 1)
+  d <- zi_random_sim(M = 60, ni = 6, seed = 1)
   expect_error(glmm(y ~ x + (1 | g), data = d, family = poisson, ziformula = ~ w + (1 | g),
                     zi_correlated = TRUE, nAGQ = 1), "nAGQ")
   fit <- glmm(y ~ x + (1 | g), data = d, family = poisson, ziformula = ~ w + (1 | g),
@@ -73,11 +73,11 @@ test_that("correlated parts: the correlation's interval, Laplace refused, defaul
   n <- nrow(d)
   pat <- a$zi$re$pattern_full
   fam <- glmmgee:::resolve_family(poisson)
-  eng <- glmmgee:::cpp_zire_new(fit$X, matrix(1, n, 1), a$zi$re$Z, a$zi$X, matrix(0, n, 0),
+  eng <- glmmgee:::cpp_two_part_new(fit$X, matrix(1, n, 1), a$zi$re$Z, a$zi$X, matrix(0, n, 0),
                                 as.numeric(d$y), rep(1, n), matrix(0, n, 3), fit$group,
                                 nlevels(d$g), pat$row - 1L, pat$col - 1L, fam$family_code,
                                 fam$link_code, 1L, 7L, 1L)
-  cl <- glmmgee:::cpp_zire_summaries(eng, unname(fit$theta))$loglik
+  cl <- glmmgee:::cpp_two_part_summaries(eng, unname(fit$theta))$loglik
   expect_equal(sum(cl), as.numeric(logLik(fit)), tolerance = 1e-10)
   expect_true(all(cl <= 0))
   for (ty in c("zprob", "response", "conditional")) {
@@ -117,11 +117,11 @@ test_that("the cause: in a cluster of zeros the correlated Laplace approximation
   th <- c(0.5571254, 0.4511878, 0.5762234, 0.3732816, 0.3625594, -0.7082977, 0.5292304)
   n <- nrow(cl)
   fam <- glmmgee:::resolve_family(poisson)
-  eng <- glmmgee:::cpp_zire_new(cbind(1, cl$x), matrix(1, n, 1), matrix(1, n, 1), cbind(1, cl$w),
+  eng <- glmmgee:::cpp_two_part_new(cbind(1, cl$x), matrix(1, n, 1), matrix(1, n, 1), cbind(1, cl$w),
                                 matrix(0, n, 0), cl$y, rep(1, n), matrix(0, n, 3), rep(1L, n), 1L,
                                 c(0L, 1L, 1L), c(0L, 0L, 1L), fam$family_code, fam$link_code,
                                 1L, 1L, 1L)
-  laplace <- glmmgee:::cpp_zire_eval(eng, th, FALSE)$loglik
+  laplace <- glmmgee:::cpp_two_part_eval(eng, th, FALSE)$loglik
   # The integral by a fine product rule over u ~ N(0, I_2), b = Lambda u.
   L <- matrix(c(th[3], th[4], 0, th[5]), 2)
   g <- seq(-7, 7, by = 0.02)

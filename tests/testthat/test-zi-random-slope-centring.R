@@ -1,6 +1,6 @@
 # A random slope in the zero part far from zero (c2 = cover * 1e-6 - 5 in
 # Salamanders): the fit is the fit on cover mapped back, on the one-factor
-# two-part engine (fit-glmm-zi-random.R, zire_z_reparam()) and on the two-part
+# two-part engine (fit-glmm-zi-random.R, zi_random_z_reparam()) and on the two-part
 # sparse engine (sparse_reparam(), sparse_far_jacobian()); with cover it
 # is glmmTMB's. Before, the one-factor fit stopped 1.8 below the optimum
 # with false convergence, and the sparse one warned that the Hessian was

@@ -1,6 +1,6 @@
-# zire_first_search() (fit-sparse-zi-random.R): the two-part sparse engine's
+# zi_random_first_search() (fit-sparse-zi-random.R): the two-part sparse engine's
 # first search from the default start is abandoned at its first refused
-# point in favour of zire_refused_restarts(); when no restart converges, the
+# point in favour of zi_random_refused_restarts(); when no restart converges, the
 # first search runs in full from the warm start it had, so the fit is the
 # one it was without the early stop. Checked with a stand-in engine: a
 # counter of refused points that a search raises at chosen start values.
@@ -33,7 +33,7 @@ re_one_each <- list(ntheta = 2L, lower = c(0, 0))
 
 test_that("a first search that refuses no point is kept as it ran", {
   e <- first_search_env(refuse_at = numeric(), converge = 5)
-  sr <- glmmgee:::zire_first_search(e$search, e$evalf, e$count, c(5, 0.5, 0.5), TRUE, "w0",
+  sr <- glmmgee:::zi_random_first_search(e$search, e$evalf, e$count, c(5, 0.5, 0.5), TRUE, "w0",
                                     e$set_warm, re_one_each, 1L, 1L)
   expect_length(e$calls, 1L)
   expect_identical(sr$refused, 0)
@@ -53,7 +53,7 @@ test_that("a refused first search gives way to the first restart that converges"
                                        opt = list(convergence = 0L), warm = "r")))
     e$search(th, ev)
   }
-  sr <- glmmgee:::zire_first_search(search, e$evalf, e$count, c(5, 0.5, 0.5), TRUE, "w0",
+  sr <- glmmgee:::zi_random_first_search(search, e$evalf, e$count, c(5, 0.5, 0.5), TRUE, "w0",
                                     e$set_warm, re_one_each, 1L, 1L)
   # The first search and one restart, the first search not run again.
   expect_identical(n, 2L)
@@ -77,7 +77,7 @@ test_that("restarts run in turn until one converges", {
     }
     list(run = list(theta = th, loglik = -sum(th), opt = list(convergence = 0L), warm = "r"))
   }
-  sr <- glmmgee:::zire_first_search(search, e$evalf, e$count, c(5, 0.5, 0.5), TRUE, "w0",
+  sr <- glmmgee:::zi_random_first_search(search, e$evalf, e$count, c(5, 0.5, 0.5), TRUE, "w0",
                                     e$set_warm, re_one_each, 1L, 1L)
   expect_identical(vapply(starts, function(th) th[3], 0), c(0.5, 3, 1))
   expect_identical(sr$refused_restarts$abandoned, c(TRUE, FALSE))
@@ -89,7 +89,7 @@ test_that("restarts run in turn until one converges", {
 
 test_that("when no restart converges the first search runs in full from its warm start", {
   e <- first_search_env(refuse_at = 5, converge = numeric())
-  sr <- glmmgee:::zire_first_search(e$search, e$evalf, e$count, c(5, 0.5, 0.5), TRUE, "w0",
+  sr <- glmmgee:::zi_random_first_search(e$search, e$evalf, e$count, c(5, 0.5, 0.5), TRUE, "w0",
                                     e$set_warm, re_one_each, 1L, 1L)
   # Guarded first search, three restarts (abandoned), the full first search.
   expect_length(e$calls, 5L)
@@ -104,7 +104,7 @@ test_that("when no restart converges the first search runs in full from its warm
 
 test_that("with the user's start the first search runs in full and alone", {
   e <- first_search_env(refuse_at = 5, converge = numeric())
-  sr <- glmmgee:::zire_first_search(e$search, e$evalf, e$count, c(5, 0.5, 0.5), FALSE, "w0",
+  sr <- glmmgee:::zi_random_first_search(e$search, e$evalf, e$count, c(5, 0.5, 0.5), FALSE, "w0",
                                     e$set_warm, re_one_each, 1L, 1L)
   expect_length(e$calls, 1L)
   expect_identical(sr$refused, 2)

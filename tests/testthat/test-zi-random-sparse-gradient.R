@@ -3,7 +3,7 @@
 # crossed designs with random effects in both parts: zero-inflated poisson
 # and nbinom2, hurdle poisson and nbinom2, zero-inflated binomial.
 
-spzire_test_engine <- function(d, fam, kind, slope = FALSE) {
+sparse_two_part_test_engine <- function(d, fam, kind, slope = FALSE) {
   n <- nrow(d)
   fam <- glmmgee:::resolve_family(fam)
   ind <- function(f) Matrix::sparseMatrix(i = seq_len(n), j = as.integer(f), x = 1,
@@ -32,7 +32,7 @@ spzire_test_engine <- function(d, fam, kind, slope = FALSE) {
   }
   Qc <- ncol(Zc)
   Xd <- if (glmmgee:::has_dispersion(fam)) matrix(1, n, 1) else matrix(0, n, 0)
-  eng <- glmmgee:::cpp_spzire_new(cbind(1, d$x), cbind(1, d$w), Xd, methods::as(Zc, "CsparseMatrix"),
+  eng <- glmmgee:::cpp_sparse_two_part_new(cbind(1, d$x), cbind(1, d$w), Xd, methods::as(Zc, "CsparseMatrix"),
                                   methods::as(Zz, "CsparseMatrix"), as.numeric(d$y),
                                   as.numeric(d$n), matrix(0, n, 3),
                                   c(lr, zrow + Qc), c(lr, zcol + Qc), c(lk, zk), nth,
@@ -40,7 +40,7 @@ spzire_test_engine <- function(d, fam, kind, slope = FALSE) {
   list(eng = eng, nth = nth, disp = ncol(Xd))
 }
 
-spzire_test_data <- function(seed, family = "poisson", hurdle = FALSE) {
+sparse_two_part_test_data <- function(seed, family = "poisson", hurdle = FALSE) {
   set.seed(seed)
   n <- 240
   d <- data.frame(a = factor(sample(12, n, TRUE)), b = factor(sample(7, n, TRUE)),
@@ -62,29 +62,29 @@ spzire_test_data <- function(seed, family = "poisson", hurdle = FALSE) {
 test_that("the two-part sparse engine's exact gradient equals numerical differentiation", {
   skip_if_not_installed("numDeriv")
   cases <- list(
-    list(d = spzire_test_data(1), fam = poisson(), kind = 1L),
-    list(d = spzire_test_data(2, "nbinom2"), fam = glmmgee::nbinom2(), kind = 1L),
-    list(d = spzire_test_data(3, hurdle = TRUE), fam = poisson(), kind = 2L),
-    list(d = spzire_test_data(4, "nbinom2", hurdle = TRUE), fam = glmmgee::nbinom2(), kind = 2L),
-    list(d = spzire_test_data(5, "binomial"), fam = binomial(), kind = 3L))
+    list(d = sparse_two_part_test_data(1), fam = poisson(), kind = 1L),
+    list(d = sparse_two_part_test_data(2, "nbinom2"), fam = glmmgee::nbinom2(), kind = 1L),
+    list(d = sparse_two_part_test_data(3, hurdle = TRUE), fam = poisson(), kind = 2L),
+    list(d = sparse_two_part_test_data(4, "nbinom2", hurdle = TRUE), fam = glmmgee::nbinom2(), kind = 2L),
+    list(d = sparse_two_part_test_data(5, "binomial"), fam = binomial(), kind = 3L))
   for (k in seq_along(cases)) for (slope in c(FALSE, TRUE)) {
     cs <- cases[[k]]
-    e <- spzire_test_engine(cs$d, cs$fam, cs$kind, slope)
+    e <- sparse_two_part_test_engine(cs$d, cs$fam, cs$kind, slope)
     lam <- if (slope) c(0.5, 0.4, 0.7, 0.6, 0.3, 0.25) else c(0.5, 0.4, 0.7, 0.6)
     th <- c(0.4, 0.3, lam, -0.5, 0.6, if (e$disp) 0.4)
-    an <- glmmgee:::cpp_spzire_grad(e$eng, th)
-    nu <- numDeriv::grad(function(t) glmmgee:::cpp_spzire_eval(e$eng, cbind(t)), th)
+    an <- glmmgee:::cpp_sparse_two_part_grad(e$eng, th)
+    nu <- numDeriv::grad(function(t) glmmgee:::cpp_sparse_two_part_eval(e$eng, cbind(t)), th)
     expect_true(is.finite(an$loglik))
-    expect_equal(an$loglik, glmmgee:::cpp_spzire_eval(e$eng, cbind(th)), tolerance = 1e-12)
+    expect_equal(an$loglik, glmmgee:::cpp_sparse_two_part_eval(e$eng, cbind(th)), tolerance = 1e-12)
     expect_equal(an$gradient, nu, tolerance = 1e-6,
                  label = sprintf("case %d, slope %s", k, slope))
   }
 })
 
 test_that("the engine's smallest eigenvalue of H (its validity guard) is the dense one", {
-  e <- spzire_test_engine(spzire_test_data(2, "nbinom2"), glmmgee::nbinom2(), 1L)
+  e <- sparse_two_part_test_engine(sparse_two_part_test_data(2, "nbinom2"), glmmgee::nbinom2(), 1L)
   th <- c(0.4, 0.3, 0.5, 0.4, 0.7, 0.6, -0.5, 0.6, 0.4)
-  m <- glmmgee:::cpp_spzire_modes(e$eng, th)
+  m <- glmmgee:::cpp_sparse_two_part_modes(e$eng, th)
   expect_false(m$failed)
   Q <- max(m$inv_i) + 1L
   H <- matrix(0, Q, Q)
@@ -100,5 +100,5 @@ test_that("the engine's smallest eigenvalue of H (its validity guard) is the den
   # H^{-1} on H's pattern is the inverse of that H.
   Hi <- solve(H)
   expect_equal(m$inv_x, Hi[cbind(m$inv_i + 1L, m$inv_j + 1L)], tolerance = 1e-8)
-  expect_equal(glmmgee:::cpp_spzire_degenerate(e$eng)$refused, 0)
+  expect_equal(glmmgee:::cpp_sparse_two_part_degenerate(e$eng)$refused, 0)
 })

@@ -18,7 +18,7 @@ zisp_engine <- function(d, fam, kind) {
   zr <- c(seq_len(qa), qa + seq_len(qc)) - 1L
   lk <- c(rep(0L, qa), rep(1L, qb), rep(2L, qa), rep(3L, qc))
   Xd <- if (glmmgee:::has_dispersion(fam)) matrix(1, n, 1) else matrix(0, n, 0)
-  glmmgee:::cpp_spzire_new(cbind(1, d$x), cbind(1, d$w), Xd, methods::as(Zc, "CsparseMatrix"),
+  glmmgee:::cpp_sparse_two_part_new(cbind(1, d$x), cbind(1, d$w), Xd, methods::as(Zc, "CsparseMatrix"),
                            methods::as(Zz, "CsparseMatrix"), as.numeric(d$y), rep(1, n),
                            matrix(0, n, 3), c(lr, zr + Qc), c(lr, zr + Qc), lk, 4L,
                            fam$family_code, fam$link_code, kind)
@@ -50,7 +50,7 @@ test_that("with no random-effect variance the two-part nbinom2 engine gives the 
       pz <- plogis(th[7] + th[8] * d$w)
       size <- exp(th[9])
       ll <- zinb2_loglik_ref(d$y, mu, pz, size, hurdle)
-      expect_equal(glmmgee:::cpp_spzire_eval(eng, cbind(th)), ll, tolerance = 1e-12,
+      expect_equal(glmmgee:::cpp_sparse_two_part_eval(eng, cbind(th)), ll, tolerance = 1e-12,
                    label = sprintf("hurdle %s, theta %s", hurdle, paste(th, collapse = " ")))
     }
   }
@@ -64,15 +64,15 @@ test_that("the two-part sparse engine's value does not depend on where its mode 
     d <- zisp_data(if (hurdle) 14 else 13, hurdle)
     th <- c(0.4, 0.3, 0.5, 0.4, 0.7, 0.6, -0.5, 0.6, 0.4)
     far <- c(-0.5, 0.1, 1.5, 0.05, 0.2, 1.4, 0.8, -0.3, -0.6)
-    fresh <- glmmgee:::cpp_spzire_grad(zisp_engine(d, glmmgee::nbinom2(), if (hurdle) 2L else 1L), th)
+    fresh <- glmmgee:::cpp_sparse_two_part_grad(zisp_engine(d, glmmgee::nbinom2(), if (hurdle) 2L else 1L), th)
     eng <- zisp_engine(d, glmmgee::nbinom2(), if (hurdle) 2L else 1L)
-    expect_true(is.finite(glmmgee:::cpp_spzire_grad(eng, far)$loglik))
-    warm <- glmmgee:::cpp_spzire_grad(eng, th)
+    expect_true(is.finite(glmmgee:::cpp_sparse_two_part_grad(eng, far)$loglik))
+    warm <- glmmgee:::cpp_sparse_two_part_grad(eng, th)
     expect_true(is.finite(fresh$loglik))
     expect_equal(warm$loglik, fresh$loglik, tolerance = 1e-10)
     expect_equal(warm$gradient, fresh$gradient, tolerance = 1e-7)
-    # cpp_spzire_modes() runs the same mode search (from the last mode).
-    m <- glmmgee:::cpp_spzire_modes(eng, th)
+    # cpp_sparse_two_part_modes() runs the same mode search (from the last mode).
+    m <- glmmgee:::cpp_sparse_two_part_modes(eng, th)
     expect_false(m$failed)
     expect_equal(m$loglik, fresh$loglik, tolerance = 1e-10)
   }

@@ -41,7 +41,7 @@ test_that("a zero-part term on the conditional factor: the sparse route gives th
 
 # Crossed terms in both parts: conditional (1 | a) + (1 | b), zero part
 # x + (1 | a) + (1 | cc).
-zire_sparse_crossed <- function(seed = 11, hurdle = FALSE) {
+zi_random_sparse_crossed <- function(seed = 11, hurdle = FALSE) {
   set.seed(seed)
   n <- 1200
   a <- sample(30, n, TRUE); b <- sample(20, n, TRUE); cc <- sample(25, n, TRUE)
@@ -56,7 +56,7 @@ zire_sparse_crossed <- function(seed = 11, hurdle = FALSE) {
 
 test_that("crossed terms in both parts: marginal means of y equal the mean of simulations with new random effects", {
   for (hurdle in c(FALSE, TRUE)) {
-    d <- zire_sparse_crossed(hurdle = hurdle)
+    d <- zi_random_sparse_crossed(hurdle = hurdle)
     fit <- glmm(y ~ x + (1 | a) + (1 | b), data = d,
                 family = if (hurdle) truncated_poisson else poisson,
                 ziformula = ~ x + (1 | a) + (1 | cc))
@@ -91,7 +91,7 @@ test_that("crossed terms in both parts: marginal means of y equal the mean of si
 test_that("crossed zero part: predictions of every type and tidy() match glmmTMB", {
   skip_if_not_installed("glmmTMB")
   skip_if_not_installed("broom.mixed")
-  d <- zire_sparse_crossed()
+  d <- zi_random_sparse_crossed()
   f <- y ~ x + (1 | a) + (1 | b)
   fit <- glmm(f, data = d, family = poisson, ziformula = ~ x + (1 | a) + (1 | cc))
   m <- glmmTMB::glmmTMB(f, ziformula = ~ x + (1 | a) + (1 | cc), data = d, family = poisson)

@@ -2,7 +2,7 @@
 # never below a model nested in it by a term fewer (verify_zero_variance()),
 # and, where the search from the default start runs into points where the
 # Laplace approximation breaks down, a valid optimum from restarts
-# (zire_refused_restarts()) rather than the edge of those points.
+# (zi_random_refused_restarts()) rather than the edge of those points.
 
 test_that("a term whose removal raises the likelihood: the fit is at least the nested model's", {
   skip_if_not_installed("glmmTMB")
@@ -53,7 +53,7 @@ test_that("hard ZINB from the default start: glmmTMB's optimum after restarts, n
   expect_false(v$breaks_down)
   expect_gt(v$hmin, 0.5)
   # The first search came next to the refused region (it is abandoned there,
-  # zire_first_search()'s `near`); a restart gave the optimum.
+  # zi_random_first_search()'s `near`); a restart gave the optimum.
   expect_false(is.null(v$restarts))
   expect_false(is.na(v$restarts$adopted))
 })

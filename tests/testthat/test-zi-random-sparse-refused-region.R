@@ -1,8 +1,8 @@
 # The two-part sparse engine's first search from the default start is
 # abandoned next to the refused region (H's smallest eigenvalue at the
-# joint mode below `near`, zire_first_search()), and the restarts and a
+# joint mode below `near`, zi_random_first_search()), and the restarts and a
 # first search run in full after them begin from the engine's whole state
-# before it (cpp_spzire_state(): warm start and eigenvalue iteration start).
+# before it (cpp_sparse_two_part_state(): warm start and eigenvalue iteration start).
 
 test_that("the refusal guard trips below `near` as at a refused point, and evaluates nothing more", {
   n <- 0L
@@ -39,7 +39,7 @@ test_that("a first search tripped next to the refused region gives way to the re
   # (count SD 0.1) are not.
   evalf <- function(th) list(loglik = -sum(th), hmin = if (th[2] == 0.5) 0.01 else 1)
   re <- list(ntheta = 2L, lower = c(0, 0))
-  sr <- glmmgee:::zire_first_search(search, evalf, function() 0, c(5, 0.5, 0.5), TRUE, "s0",
+  sr <- glmmgee:::zi_random_first_search(search, evalf, function() 0, c(5, 0.5, 0.5), TRUE, "s0",
                                     function(w) state <<- w, re, 1L, 1L, near = 0.05)
   expect_length(calls, 2L)
   # The restart began from the state before the first search, not after it.
@@ -49,7 +49,7 @@ test_that("a first search tripped next to the refused region gives way to the re
   # Without `near` the first search is kept.
   calls <- list()
   state <- "s0"
-  sr0 <- glmmgee:::zire_first_search(search, evalf, function() 0, c(5, 0.5, 0.5), TRUE, "s0",
+  sr0 <- glmmgee:::zi_random_first_search(search, evalf, function() 0, c(5, 0.5, 0.5), TRUE, "s0",
                                      function(w) state <<- w, re, 1L, 1L)
   expect_length(calls, 1L)
   expect_null(sr0$refused_restarts)
@@ -61,32 +61,32 @@ test_that("the engine's state is kept and put back whole, and a wrong state is r
   data("Salamanders", package = "glmmTMB", envir = environment())
   ns <- asNamespace("glmmgee")
   # The engine of a fit, caught where the fitter asks it for the modes.
-  suppressMessages(trace("cpp_spzire_modes", where = ns, print = FALSE,
+  suppressMessages(trace("cpp_sparse_two_part_modes", where = ns, print = FALSE,
                          tracer = quote(assign(".refused_region_engine", ptr, envir = globalenv()))))
   on.exit({
-    suppressMessages(untrace("cpp_spzire_modes", where = ns))
+    suppressMessages(untrace("cpp_sparse_two_part_modes", where = ns))
     if (exists(".refused_region_engine", envir = globalenv())) rm(".refused_region_engine", envir = globalenv())
   })
   suppressWarnings(glmm(count ~ mined + (1 | site) + (1 | spp), data = Salamanders,
                         family = nbinom2, ziformula = ~ (1 | site)))
   e <- get(".refused_region_engine", envir = globalenv())
-  expect_s3_class(e, "glmmgee_spzire_engine")
-  st <- glmmgee:::cpp_spzire_state(e)
+  expect_s3_class(e, "glmmgee_sparse_two_part_engine")
+  st <- glmmgee:::cpp_sparse_two_part_state(e)
   expect_named(st, c("u", "evec"))
   expect_equal(length(st$evec), length(st$u))
   # Evaluating elsewhere changes the state; put back, the same point
   # evaluates bit for bit as from it before.
   theta <- c(0.06, 0.73, 0.25, 0.64, 1.99, -1.26, 0.37)
-  a <- glmmgee:::cpp_spzire_grad(e, theta)
-  glmmgee:::cpp_spzire_grad(e, theta * 1.3)
-  expect_false(identical(glmmgee:::cpp_spzire_state(e)$u, st$u))
-  glmmgee:::cpp_spzire_set_state(e, st)
-  b <- glmmgee:::cpp_spzire_grad(e, theta)
+  a <- glmmgee:::cpp_sparse_two_part_grad(e, theta)
+  glmmgee:::cpp_sparse_two_part_grad(e, theta * 1.3)
+  expect_false(identical(glmmgee:::cpp_sparse_two_part_state(e)$u, st$u))
+  glmmgee:::cpp_sparse_two_part_set_state(e, st)
+  b <- glmmgee:::cpp_sparse_two_part_grad(e, theta)
   expect_identical(a, b)
-  expect_error(glmmgee:::cpp_spzire_set_state(e, list(u = st$u)), "'u' and 'evec'")
-  expect_error(glmmgee:::cpp_spzire_set_state(e, list(u = st$u, evec = c(1, 2, 3))),
+  expect_error(glmmgee:::cpp_sparse_two_part_set_state(e, list(u = st$u)), "'u' and 'evec'")
+  expect_error(glmmgee:::cpp_sparse_two_part_set_state(e, list(u = st$u, evec = c(1, 2, 3))),
                "number of random effects")
-  expect_error(glmmgee:::cpp_spzire_set_state(e, list(u = st$u[-1], evec = st$evec)),
+  expect_error(glmmgee:::cpp_sparse_two_part_set_state(e, list(u = st$u[-1], evec = st$evec)),
                "number of random effects")
 })
 
@@ -117,8 +117,8 @@ test_that("when no restart converges, the fit is the first search's as it runs w
   # user's start: `default` FALSE; the restarts then run after it, and none
   # converges either). Main's build began that search where the last
   # restart had left the engine: logLik 6e-9 apart.
-  suppressMessages(trace("zire_first_search", where = ns, print = FALSE, tracer = quote(default <- FALSE)))
-  b <- tryCatch(f(), finally = suppressMessages(untrace("zire_first_search", where = ns)))
+  suppressMessages(trace("zi_random_first_search", where = ns, print = FALSE, tracer = quote(default <- FALSE)))
+  b <- tryCatch(f(), finally = suppressMessages(untrace("zi_random_first_search", where = ns)))
   expect_true(all(is.na(b$optinfo$laplace_validity$restarts$loglik)))
   expect_identical(a$theta, b$theta)
   expect_identical(as.numeric(logLik(a)), as.numeric(logLik(b)))

@@ -1,6 +1,6 @@
 # The two-part sparse engine's inner Newton search for the joint mode
 # stops where it has stalled at the mode (laplace-zero-re.cpp,
-# SparseZire::newton()): on the hard Salamanders ZINB one evaluation of a
+# SparseTwoPart::newton()): on the hard Salamanders ZINB one evaluation of a
 # refused-region restart ran all 200 iterations at a Newton decrement of
 # 1.3e-15, its line search shortening the step to t = 5e-10 because the
 # objective's rounding, not its model, decided it.
@@ -9,20 +9,20 @@ test_that("no evaluation of the hard Salamanders ZINB runs the inner search to i
   skip_if_not_installed("glmmTMB")
   data("Salamanders", package = "glmmTMB", envir = environment())
   ns <- asNamespace("glmmgee")
-  real <- get("cpp_spzire_grad", ns)
+  real <- get("cpp_sparse_two_part_grad", ns)
   rec <- list()
-  unlockBinding("cpp_spzire_grad", ns)
-  assign("cpp_spzire_grad", function(ptr, theta) {
+  unlockBinding("cpp_sparse_two_part_grad", ns)
+  assign("cpp_sparse_two_part_grad", function(ptr, theta) {
     warm <- real_warm(ptr)
     r <- real(ptr, theta)
     rec[[length(rec) + 1L]] <<- list(eng = ptr, theta = theta, warm = warm, r = r)
     r
   }, envir = ns)
-  real_warm <- get("cpp_spzire_warm", ns)
-  on.exit({ assign("cpp_spzire_grad", real, envir = ns); lockBinding("cpp_spzire_grad", ns) })
+  real_warm <- get("cpp_sparse_two_part_warm", ns)
+  on.exit({ assign("cpp_sparse_two_part_grad", real, envir = ns); lockBinding("cpp_sparse_two_part_grad", ns) })
   fit <- glmm(count ~ mined + (1 | site) + (1 | spp), data = Salamanders, family = nbinom2,
               ziformula = ~ (1 | site))
-  assign("cpp_spzire_grad", real, envir = ns)
+  assign("cpp_sparse_two_part_grad", real, envir = ns)
   it <- vapply(rec, function(e) as.numeric(e$r$iterations), 0)
   expect_length(it, length(rec))
   expect_true(length(it) > 50)
@@ -38,10 +38,10 @@ test_that("no evaluation of the hard Salamanders ZINB runs the inner search to i
   k <- which.max(it)
   e <- rec[[k]]
   skip_if(!is.finite(e$r$loglik), "the longest inner search was at a refused point")
-  glmmgee:::cpp_spzire_set_warm(e$eng, e$warm)
+  glmmgee:::cpp_sparse_two_part_set_warm(e$eng, e$warm)
   again <- real(e$eng, e$theta)
   expect_identical(again$loglik, e$r$loglik)
-  glmmgee:::cpp_spzire_set_warm(e$eng, 0 * e$warm)
+  glmmgee:::cpp_sparse_two_part_set_warm(e$eng, 0 * e$warm)
   cold <- real(e$eng, e$theta)
   expect_equal(cold$loglik, e$r$loglik, tolerance = 1e-10)
   expect_equal(cold$gradient, e$r$gradient, tolerance = 1e-5)

@@ -1,12 +1,12 @@
 # The two-part sparse engine's start curvature in the fixed, zero and
 # dispersion coefficients from one pass at the joint modes
-# (cpp_spzire_fixed_curvature(), laplace-zero-re.cpp; used by
+# (cpp_sparse_two_part_fixed_curvature(), laplace-zero-re.cpp; used by
 # start_curvature_fixed(), optimize-sparse.R): with Lambda = 0 (H = I, no
 # log det(H) terms) it is the exact Hessian of the Laplace log-likelihood in
 # those coefficients, checked against numerical differentiation of the
 # engine's exact gradient; it comes only from an evaluation made at the same
 # parameters; and the fits that use it take Lambda's columns alone by
-# differences. spzire_test_engine() and spzire_test_data() are in
+# differences. sparse_two_part_test_engine() and sparse_two_part_test_data() are in
 # test-zi-random-sparse-gradient.R; copies here keep this file standalone.
 
 start_curvature_engine <- function(d, fam, kind) {
@@ -23,7 +23,7 @@ start_curvature_engine <- function(d, fam, kind) {
   zk <- c(rep(2L, qa), rep(3L, qc))
   Qc <- ncol(Zc)
   Xd <- if (glmmgee:::has_dispersion(fam)) cbind(1, d$x) else matrix(0, n, 0)
-  eng <- glmmgee:::cpp_spzire_new(cbind(1, d$x), cbind(1, d$w), Xd,
+  eng <- glmmgee:::cpp_sparse_two_part_new(cbind(1, d$x), cbind(1, d$w), Xd,
                                   methods::as(Zc, "CsparseMatrix"), methods::as(Zz, "CsparseMatrix"),
                                   as.numeric(d$y), rep(1, n), matrix(0, n, 3),
                                   c(lr, zr + Qc), c(lr, zr + Qc), c(lk, zk), 4L,
@@ -59,11 +59,11 @@ test_that("with Lambda = 0 the coefficients' start curvature is the exact Hessia
     g <- function(f) {
       t <- th
       t[fixed] <- f
-      glmmgee:::cpp_spzire_grad(e$eng, t)$gradient[fixed]
+      glmmgee:::cpp_sparse_two_part_grad(e$eng, t)$gradient[fixed]
     }
     num <- numDeriv::jacobian(g, th[fixed])
-    invisible(glmmgee:::cpp_spzire_grad(e$eng, th))
-    H <- glmmgee:::cpp_spzire_fixed_curvature(e$eng, th)
+    invisible(glmmgee:::cpp_sparse_two_part_grad(e$eng, th))
+    H <- glmmgee:::cpp_sparse_two_part_fixed_curvature(e$eng, th)
     expect_equal(dim(H), rep(length(fixed), 2))
     expect_equal(H, (num + t(num)) / 2, tolerance = 1e-6, info = paste("case", k))
   }
@@ -75,18 +75,18 @@ test_that("the start curvature needs an evaluation at the same parameters; away 
   th <- c(0.4, 0.3, 0.5, 0.3, 0.6, 0.4, -0.5, 0.6, 0.5, 0.2)
   th2 <- th
   th2[1] <- 0.41
-  invisible(glmmgee:::cpp_spzire_grad(e$eng, th))
-  expect_null(glmmgee:::cpp_spzire_fixed_curvature(e$eng, th2))
-  H <- glmmgee:::cpp_spzire_fixed_curvature(e$eng, th)
+  invisible(glmmgee:::cpp_sparse_two_part_grad(e$eng, th))
+  expect_null(glmmgee:::cpp_sparse_two_part_fixed_curvature(e$eng, th2))
+  H <- glmmgee:::cpp_sparse_two_part_fixed_curvature(e$eng, th)
   expect_true(isSymmetric(H))
   expect_true(all(eigen(H, symmetric = TRUE, only.values = TRUE)$values < 0))
   # The modes (and so the value) are those of the evaluation: asking for the
   # curvature changes nothing in the engine's next evaluation.
-  a <- glmmgee:::cpp_spzire_grad(e$eng, th2)
-  invisible(glmmgee:::cpp_spzire_grad(e$eng, th))
-  b <- glmmgee:::cpp_spzire_grad(e$eng, th2)
+  a <- glmmgee:::cpp_sparse_two_part_grad(e$eng, th2)
+  invisible(glmmgee:::cpp_sparse_two_part_grad(e$eng, th))
+  b <- glmmgee:::cpp_sparse_two_part_grad(e$eng, th2)
   expect_equal(a$loglik, b$loglik, tolerance = 1e-12)
-  expect_error(glmmgee:::cpp_spzire_fixed_curvature(e$eng, th[-1]), "theta must have length")
+  expect_error(glmmgee:::cpp_sparse_two_part_fixed_curvature(e$eng, th[-1]), "theta must have length")
 })
 
 test_that("two-part sparse fits start from it: Lambda's columns alone by differences, glmmTMB's optimum", {

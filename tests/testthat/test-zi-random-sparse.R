@@ -5,7 +5,7 @@
 
 # Ours against glmmTMB: logLik within 1e-6 or ours higher, estimates of
 # both parts and the random-effect SDs within optimizer tolerance.
-expect_zire_matches_tmb <- function(fit, m, tol = 2e-3) {
+expect_zi_random_matches_tmb <- function(fit, m, tol = 2e-3) {
   expect_true(as.numeric(logLik(fit)) > as.numeric(logLik(m)) - 1e-6)
   expect_equal(unname(fixef(fit)), unname(glmmTMB::fixef(m)$cond), tolerance = tol)
   expect_equal(unname(fit$aux$zi$coef), unname(glmmTMB::fixef(m)$zi), tolerance = tol)
@@ -80,13 +80,13 @@ test_that("Salamanders: a zero part on another grouping factor (hurdle poisson a
               ziformula = ~ mined + (1 | spp))
   m <- glmmTMB::glmmTMB(count ~ mined + (1 | site), ziformula = ~ mined + (1 | spp),
                         data = Salamanders, family = glmmTMB::truncated_poisson)
-  expect_zire_matches_tmb(fit, m)
+  expect_zi_random_matches_tmb(fit, m)
   expect_laplace_valid(fit)
   fit2 <- glmm(count ~ spp + mined + (1 | site), data = Salamanders,
                family = truncated_nbinom2, ziformula = ~ mined + (1 | spp))
   m2 <- glmmTMB::glmmTMB(count ~ spp + mined + (1 | site), ziformula = ~ mined + (1 | spp),
                          data = Salamanders, family = glmmTMB::truncated_nbinom2)
-  expect_zire_matches_tmb(fit2, m2)
+  expect_zi_random_matches_tmb(fit2, m2)
   expect_equal(sigma(fit2), sigma(m2), tolerance = 1e-2)
 })
 
@@ -101,7 +101,7 @@ test_that("random effects in the zero part only: glmmTMB's optimum, and every me
                           family = switch(fam, poisson = poisson, nbinom2 = glmmTMB::nbinom2,
                                           truncated_nbinom2 = glmmTMB::truncated_nbinom2))
     expect_s3_class(fit, "glmmgee_glmm_zire_sparse")
-    expect_zire_matches_tmb(fit, m)
+    expect_zi_random_matches_tmb(fit, m)
     expect_identical(names(VarCorr(fit)), "zi~site")
     # The engine's exact gradient against differences of its value, away
     # from the optimum (no conditional random-effect column).
@@ -173,7 +173,7 @@ test_that("a covariance structure in the zero part only matches glmmTMB", {
 
 # Crossed design: conditional (1 | a) + (1 | b), zero part x + (1 | a) +
 # (1 | c), known truth.
-zire_crossed_sim <- function(seed = 7) {
+zi_random_crossed_sim <- function(seed = 7) {
   set.seed(seed)
   n <- 1500
   a <- sample(40, n, TRUE); b <- sample(30, n, TRUE); cc <- sample(25, n, TRUE)
@@ -188,11 +188,11 @@ zire_crossed_sim <- function(seed = 7) {
 
 test_that("simulated crossed zero part: glmmTMB's optimum, truth recovered, units do not matter", {
   skip_if_not_installed("glmmTMB")
-  d <- zire_crossed_sim()
+  d <- zi_random_crossed_sim()
   f <- y ~ x + (1 | a) + (1 | b)
   fit <- glmm(f, data = d, family = poisson, ziformula = ~ x + (1 | a) + (1 | cc))
   m <- glmmTMB::glmmTMB(f, ziformula = ~ x + (1 | a) + (1 | cc), data = d, family = poisson)
-  expect_zire_matches_tmb(fit, m)
+  expect_zi_random_matches_tmb(fit, m)
   expect_laplace_valid(fit)
   # Truth within 3 standard errors for the fixed effects of both parts.
   se <- sqrt(diag(fit$cov_theta))
@@ -250,7 +250,7 @@ test_that("zero-inflated binomial with zero-part random effects matches glmmTMB 
   m <- glmmTMB::glmmTMB(cbind(s, f) ~ x + (1 | g), ziformula = ~ (1 | g), data = d,
                         family = binomial)
   expect_s3_class(fit, "glmmgee_glmm_zire")
-  expect_zire_matches_tmb(fit, m)
+  expect_zi_random_matches_tmb(fit, m)
   # Quadrature: at least the Laplace fit's likelihood neighbourhood, and a
   # proper likelihood (the nAGQ = 1 fit's value is an approximation).
   fq <- glmm(cbind(s, f) ~ x + (1 | g), data = d, family = binomial,
@@ -263,7 +263,7 @@ test_that("zero-inflated binomial with zero-part random effects matches glmmTMB 
   m2 <- glmmTMB::glmmTMB(cbind(s, f) ~ x + (1 | g) + (1 | h), ziformula = ~ (1 | g),
                          data = d, family = binomial)
   expect_s3_class(fit2, "glmmgee_glmm_zire_sparse")
-  expect_zire_matches_tmb(fit2, m2)
+  expect_zi_random_matches_tmb(fit2, m2)
   expect_equal(unname(predict(fit2, type = "response")), unname(predict(m2, type = "response")),
                tolerance = 5e-3)
 })

@@ -5,22 +5,22 @@
 # covariance over both parts, adaptive quadrature), recovery of known
 # truth, and the post-estimation of both parts.
 
-zire_engine <- function(d, family, kind, lam_row, lam_col, nagq, slope = FALSE) {
+zi_random_engine <- function(d, family, kind, lam_row, lam_col, nagq, slope = FALSE) {
   fam <- glmmgee:::resolve_family(family)
   n <- nrow(d)
   X <- cbind(1, d$x)
   Zc <- if (slope) cbind(1, d$x) else matrix(1, n, 1)
   Xd <- if (fam$family == "nbinom2") matrix(1, n, 1) else matrix(0, n, 0)
-  glmmgee:::cpp_zire_new(X, Zc, matrix(1, n, 1), cbind(1, d$w), Xd, as.numeric(d$y),
+  glmmgee:::cpp_two_part_new(X, Zc, matrix(1, n, 1), cbind(1, d$w), Xd, as.numeric(d$y),
                          rep(1, n), matrix(0, n, 3), as.integer(d$g), nlevels(d$g),
                          lam_row, lam_col, fam$family_code, fam$link_code, kind, nagq, 1L)
 }
 
 test_that("the two-part engine's gradient with random effects in both parts equals numerical differentiation", {
   skip_if_not_installed("numDeriv")
-  d <- zire_sim(M = 20, ni = 5)
-  dnb <- zire_sim(M = 20, ni = 5, nb = TRUE, seed = 2)
-  dh <- zire_sim(M = 20, ni = 5, nb = TRUE, hurdle = TRUE, seed = 3)
+  d <- zi_random_sim(M = 20, ni = 5)
+  dnb <- zi_random_sim(M = 20, ni = 5, nb = TRUE, seed = 2)
+  dh <- zi_random_sim(M = 20, ni = 5, nb = TRUE, hurdle = TRUE, seed = 3)
   cases <- list(
     list(d = d, fam = poisson(), kind = 1L),
     list(d = dnb, fam = glmmgee::nbinom2(), kind = 1L),
@@ -38,13 +38,13 @@ test_that("the two-part engine's gradient with random effects in both parts equa
       pt <- pats[[pn]]
       for (nagq in c(1L, 4L)) {
         if (pn == "slope" && nagq > 1L && k > 2L) next
-        eng <- zire_engine(cs$d, cs$fam, cs$kind, pt$r, pt$c, nagq, pt$slope)
+        eng <- zi_random_engine(cs$d, cs$fam, cs$kind, pt$r, pt$c, nagq, pt$slope)
         set.seed(k)
         nl <- length(pt$r)
         th <- c(0.4, 0.3, 0.5 + 0.1 * seq_len(nl) * (pt$r == pt$c) + 0.2 * (pt$r != pt$c),
                 -0.5, 0.6, if (cs$fam$family == "nbinom2") 0.4)
-        an <- glmmgee:::cpp_zire_eval(eng, th, TRUE)
-        nu <- numDeriv::grad(function(t) glmmgee:::cpp_zire_eval(eng, t, FALSE)$loglik, th)
+        an <- glmmgee:::cpp_two_part_eval(eng, th, TRUE)
+        nu <- numDeriv::grad(function(t) glmmgee:::cpp_two_part_eval(eng, t, FALSE)$loglik, th)
         expect_true(is.finite(an$loglik))
         expect_equal(an$gradient, nu, tolerance = 1e-5,
                      label = sprintf("case %d, %s, nAGQ %d", k, pn, nagq))
@@ -54,17 +54,17 @@ test_that("the two-part engine's gradient with random effects in both parts equa
 })
 
 test_that("with the zero part's variance at zero the engine gives the fixed-zero-part likelihood", {
-  d <- zire_sim(M = 25, ni = 6, nb = TRUE)
+  d <- zi_random_sim(M = 25, ni = 6, nb = TRUE)
   n <- nrow(d)
   for (kind in 1:2) for (nagq in c(1L, 5L)) {
-    eng <- zire_engine(d, glmmgee::nbinom2(), kind, c(0L, 1L, 1L), c(0L, 0L, 1L), nagq)
+    eng <- zi_random_engine(d, glmmgee::nbinom2(), kind, c(0L, 1L, 1L), c(0L, 0L, 1L), nagq)
     old <- glmmgee:::cpp_agq_new(cbind(1, d$x), matrix(1, n, 1), as.numeric(d$y), rep(1, n),
                                  rep(0, n), as.integer(d$g), nlevels(d$g), 0L, 0L,
                                  glmmgee:::resolve_family(glmmgee::nbinom2())$family_code,
                                  glmmgee:::resolve_family(glmmgee::nbinom2())$link_code, nagq, 1L)
     glmmgee:::cpp_agq_set_aux(old, kind, cbind(1, d$w, 1), c(0L, 0L, 1L), matrix(0, n, 2))
     th <- c(0.4, 0.3, 0.7, -0.5, 0.6, 0.4)
-    a <- glmmgee:::cpp_zire_eval(eng, c(th[1:3], 0, 0, th[4:6]), TRUE)
+    a <- glmmgee:::cpp_two_part_eval(eng, c(th[1:3], 0, 0, th[4:6]), TRUE)
     b <- glmmgee:::cpp_agq_eval(old, th, TRUE)
     expect_equal(a$loglik, b$loglik, tolerance = 1e-10)
     expect_equal(a$gradient[-(4:5)], b$gradient, tolerance = 1e-8)
@@ -123,7 +123,7 @@ test_that("independent random intercepts in both parts match glmmTMB on Salamand
 test_that("zero-inflated and hurdle nbinom2 with independent random intercepts match glmmTMB on simulated data", {
   skip_if_not_installed("glmmTMB")
   for (hurdle in c(FALSE, TRUE)) {
-    d <- zire_sim(M = 60, ni = 8, nb = TRUE, hurdle = hurdle, rho = 0, seed = 5)
+    d <- zi_random_sim(M = 60, ni = 8, nb = TRUE, hurdle = hurdle, rho = 0, seed = 5)
     ours <- glmm(y ~ x + (1 | g), data = d, family = if (hurdle) truncated_nbinom2 else nbinom2,
                  ziformula = ~ w + (1 | g), nAGQ = 1)
     tmb <- glmmTMB::glmmTMB(y ~ x + (1 | g), zi = ~ w + (1 | g), data = d,
@@ -174,7 +174,7 @@ test_that("correlated random intercepts in both parts match GLMMadaptive (AGHQ)"
 })
 
 test_that("simulated data: known truth recovered, and the fit does not depend on the covariates' units", {
-  d <- zire_sim(M = 300, ni = 8, rho = 0.5, seed = 11)
+  d <- zi_random_sim(M = 300, ni = 8, rho = 0.5, seed = 11)
   fit <- glmm(y ~ x + (1 | g), data = d, family = poisson, ziformula = ~ w + (1 | g),
               zi_correlated = TRUE, nAGQ = 5)
   expect_equal(unname(fixef(fit)), c(0.6, 0.4), tolerance = 0.2)
@@ -247,7 +247,7 @@ test_that("the coarse-rule pilot stage reaches the full rule's optimum of a dire
   # must be the one a search on the full rule alone finds (laplace_start =
   # FALSE), on Salamanders and on simulated hurdle data.
   d <- salamanders_data()
-  sim <- zire_sim(M = 60, ni = 6, rho = 0.5, seed = 5, hurdle = TRUE)
+  sim <- zi_random_sim(M = 60, ni = 6, rho = 0.5, seed = 5, hurdle = TRUE)
   cases <- list(
     list(f = count ~ mined + (1 | site), zi = ~ mined + (1 | site), d = d, fam = poisson),
     list(f = count ~ mined + (1 | site), zi = ~ mined + (1 | site), d = d,

@@ -1,5 +1,5 @@
 // The passes over the clusters that the one-factor engines share (AgqEngine
-// in agq.cpp, ZireEngine in agq-zero-re.cpp): an evaluation's blocked,
+// in agq.cpp, TwoPartEngine in agq-zero-re.cpp): an evaluation's blocked,
 // order-independent sums, the per-cluster summaries, and the pieces of one
 // cluster's quadrature that do not depend on the model. Each engine keeps its
 // own cluster(); these templates only call it.

@@ -23,7 +23,7 @@ namespace glmmgee {
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-MatrixXd ZireEngine::fixed_curvature(const VectorXd& theta) {
+MatrixXd TwoPartEngine::fixed_curvature(const VectorXd& theta) {
   // The modes at theta: usually those of the evaluation just made there.
   if (!(du_valid_ && du_theta_ == theta)) evaluate(theta, false);
   const int q = q_, F = p_ + pz_ + pd_;

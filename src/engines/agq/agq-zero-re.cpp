@@ -18,7 +18,7 @@ using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
 // Scratch of one thread, sized for the largest cluster.
-struct ZireEngine::Work {
+struct TwoPartEngine::Work {
   MatrixXd B1, B2, G0, G1n, G2n, Unodes, H, Hinv, C, Cinv, dH, G2, Mr, tmp_q, dL, PZ,
       T0, T1, Du, Dv1, Dv2, S, B3, T2, Dv3;
   VectorXd e0, a0, ph, pv, eta, av, u, unew, step, grad, lw, pi, rhs, ubar, G1, hv;
@@ -36,13 +36,13 @@ struct ZireEngine::Work {
         ubar(q), G1(q), hv(q), ob(nmax), obk(nmax), rc(nmax), llt(q) {}
 };
 
-static double zire_work_doubles(double nmax, double q, double Q, double P, bool r3) {
+static double zi_random_work_doubles(double nmax, double q, double Q, double P, bool r3) {
   return nmax * (3.0 * Q + 4.0 * q + 2.0 * P + 16.0) + Q * (2.0 * q + 2.0) + q * (P + 12.0 * q) +
          2.0 * nmax * sizeof(Obs2) / 8.0 + nmax * sizeof(TwoPartRE::RowConst) / 8.0 +
          (r3 ? nmax * (2.0 * q + P + 1.0) : 0.0);
 }
 
-ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
+TwoPartEngine::TwoPartEngine(const Eigen::Ref<const MatrixXd>& X,
                        const Eigen::Ref<const MatrixXd>& Zc,
                        const Eigen::Ref<const MatrixXd>& Zz,
                        const Eigen::Ref<const MatrixXd>& Xz,
@@ -98,13 +98,13 @@ ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
   ucache_.setZero(M, q_);
 }
 
-void ZireEngine::check_work_memory(int K) const {
+void TwoPartEngine::check_work_memory(int K) const {
   const double Q = std::pow((double)K, (double)q_);
-  check_quadrature_memory(zire_work_doubles(nmax_, q_, Q, npar(), r3_), usable_threads(nthreads_), K,
+  check_quadrature_memory(zi_random_work_doubles(nmax_, q_, Q, npar(), r3_), usable_threads(nthreads_), K,
                           q_, nmax_, ", both parts' random effects");
 }
 
-double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
+double TwoPartEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
                            const VectorXd& ph, const MatrixXd& Lam, bool want_grad,
                            Work& w, double* g, AgqSummaries* out, bool* failed) {
   const int s0 = lay_.start[i], ni = lay_.start[i + 1] - s0, q = q_;
@@ -516,7 +516,7 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
 // from the first-order moved modes (ducache_ valid for this size), and
 // room for d u^ / d theta when the gradient is asked (the prediction is
 // skipped where that memory is not to be had: it only saves iterations).
-void ZireEngine::start_evaluation(const VectorXd& theta, bool gradient) {
+void TwoPartEngine::start_evaluation(const VectorXd& theta, bool gradient) {
   const int P = npar();
   use_du_ = du_valid_ && du_theta_.size() == theta.size();
   if (use_du_) dtheta_ = theta - du_theta_;
@@ -529,7 +529,7 @@ void ZireEngine::start_evaluation(const VectorXd& theta, bool gradient) {
   }
 }
 
-ZireEngine::Predictors ZireEngine::prepare(const VectorXd& theta) const {
+TwoPartEngine::Predictors TwoPartEngine::prepare(const VectorXd& theta) const {
   MatrixXd Lam = MatrixXd::Zero(q_, q_);
   for (int e = 0; e < nl_; ++e) Lam(lam_row_[e], lam_col_[e]) = theta[p_ + e];
   return Predictors{Lam, X_ * theta.head(p_) + off_.col(0),
@@ -537,19 +537,19 @@ ZireEngine::Predictors ZireEngine::prepare(const VectorXd& theta) const {
                     Xd_ * theta.segment(p_ + nl_ + pz_, pd_) + off_.col(2)};
 }
 
-std::vector<std::unique_ptr<ZireEngine::Work> > ZireEngine::make_work(int nt) const {
+std::vector<std::unique_ptr<TwoPartEngine::Work> > TwoPartEngine::make_work(int nt) const {
   const long Q = grid_.z.rows();
-  return thread_work<Work>(nt, zire_work_doubles(nmax_, q_, (double)Q, npar(), r3_), nmax_, q_,
+  return thread_work<Work>(nt, zi_random_work_doubles(nmax_, q_, (double)Q, npar(), r3_), nmax_, q_,
                            Q, npar(), r3_);
 }
 
-MatrixXd ZireEngine::cluster_scores(const VectorXd& theta) {
+MatrixXd TwoPartEngine::cluster_scores(const VectorXd& theta) {
   MatrixXd S(lay_.M, npar());
   evaluate(theta, true, &S);
   return S;
 }
 
-AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient, MatrixXd* scores) {
+AgqResult TwoPartEngine::evaluate(const VectorXd& theta, bool gradient, MatrixXd* scores) {
   const int M = lay_.M, P = npar();
   start_evaluation(theta, gradient);
   const Predictors pr = prepare(theta);
@@ -577,7 +577,7 @@ AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient, MatrixXd* s
   return res;
 }
 
-AgqSummaries ZireEngine::summaries(const VectorXd& theta) {
+AgqSummaries TwoPartEngine::summaries(const VectorXd& theta) {
   const Predictors pr = prepare(theta);
   start_evaluation(theta, false);
   const int M = lay_.M, nt = cluster_threads(nthreads_, M);

@@ -24,8 +24,8 @@
 // mode and factor by the implicit-function theorem, which needs the third
 // derivatives of l in (eta, a) and their derivative in phi
 // (families-aux-re.h).
-#ifndef GLMMGEE_AGQ_ZIRE_H
-#define GLMMGEE_AGQ_ZIRE_H
+#ifndef GLMMGEE_AGQ_TWO_PART_H
+#define GLMMGEE_AGQ_TWO_PART_H
 
 #include <RcppEigen.h>
 #include <memory>
@@ -36,11 +36,11 @@
 
 namespace glmmgee {
 
-class ZireEngine : public NagqSwitch<ZireEngine> {
-  friend class NagqSwitch<ZireEngine>;
+class TwoPartEngine : public NagqSwitch<TwoPartEngine> {
+  friend class NagqSwitch<TwoPartEngine>;
 
  public:
-  ZireEngine(const Eigen::Ref<const Eigen::MatrixXd>& X,
+  TwoPartEngine(const Eigen::Ref<const Eigen::MatrixXd>& X,
              const Eigen::Ref<const Eigen::MatrixXd>& Zc,
              const Eigen::Ref<const Eigen::MatrixXd>& Zz,
              const Eigen::Ref<const Eigen::MatrixXd>& Xz,

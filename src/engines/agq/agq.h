@@ -85,7 +85,7 @@ struct AgqResult {
 };
 
 // The number of quadrature points of a one-factor engine (AgqEngine,
-// ZireEngine in agq-zero-re.h), switched on an existing engine, keeping the
+// TwoPartEngine in agq-zero-re.h), switched on an existing engine, keeping the
 // data and the modes (a Laplace fit's modes are the right warm start for
 // quadrature), or only checked against the memory limit. The engine
 // befriends it and holds K_, q_, grid_ and check_work_memory(K), which

@@ -32,13 +32,13 @@ namespace glmmgee {
 // The guard's bound is passed by reference (Rcpp::Named), an odr-use: under
 // C++14 it needs this definition, or an unoptimized build fails to load
 // with an undefined symbol.
-constexpr double SparseZire::kHminTol;
+constexpr double SparseTwoPart::kHminTol;
 
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
 
-SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<const MatrixXd>& Xz,
+SparseTwoPart::SparseTwoPart(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<const MatrixXd>& Xz,
                        const Eigen::Ref<const MatrixXd>& Xd, const SpMat& Zc, const SpMat& Zz,
                        const Eigen::Ref<const VectorXd>& y, const Eigen::Ref<const VectorXd>& wt,
                        const Eigen::Ref<const MatrixXd>& off, const std::vector<int>& lam_row,
@@ -153,7 +153,7 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
   ucache_.setZero(Q_);
 }
 
-void SparseZire::setup(const VectorXd& theta) {
+void SparseTwoPart::setup(const VectorXd& theta) {
   if (theta.size() != npar()) throw std::invalid_argument("theta has the wrong length");
   double* Av = A_.valuePtr();
   std::fill(Av, Av + A_.nonZeros(), 0.0);
@@ -170,7 +170,7 @@ void SparseZire::setup(const VectorXd& theta) {
   phv_ = ph_;
 }
 
-double SparseZire::rows(const VectorXd& u, bool full) {
+double SparseTwoPart::rows(const VectorXd& u, bool full) {
   const int* Ao = A_.outerIndexPtr();
   const int* Ai = A_.innerIndexPtr();
   const double* Av = A_.valuePtr();
@@ -205,7 +205,7 @@ double SparseZire::rows(const VectorXd& u, bool full) {
   return s;
 }
 
-VectorXd SparseZire::at_times(const VectorXd& v1, const VectorXd& v2, const VectorXd& v3) const {
+VectorXd SparseTwoPart::at_times(const VectorXd& v1, const VectorXd& v2, const VectorXd& v3) const {
   const int* Ao = A_.outerIndexPtr();
   const int* Ai = A_.innerIndexPtr();
   const double* Av = A_.valuePtr();
@@ -216,7 +216,7 @@ VectorXd SparseZire::at_times(const VectorXd& v1, const VectorXd& v2, const Vect
   return out;
 }
 
-bool SparseZire::factor(double mu) {
+bool SparseTwoPart::factor(double mu) {
   const int* Ao = A_.outerIndexPtr();
   const int* Ai = A_.innerIndexPtr();
   const double* Av = A_.valuePtr();
@@ -238,7 +238,7 @@ bool SparseZire::factor(double mu) {
   return chol_.info() == Eigen::Success;
 }
 
-double SparseZire::logdet() const { return chol_.logdet(); }
+double SparseTwoPart::logdet() const { return chol_.logdet(); }
 
 // The joint mode (newton()), then the guard: the Laplace approximation
 // replaces the integrand by a normal density of precision H around the
@@ -251,7 +251,7 @@ double SparseZire::logdet() const { return chol_.logdet(); }
 // Such points are refused (evaluate() gives -Inf, as for a mode not
 // found), so the search backtracks into the region where the
 // approximation holds; their mode stays the next warm start.
-bool SparseZire::mode(int* iters, bool guard) {
+bool SparseTwoPart::mode(int* iters, bool guard) {
   hmin_ = std::numeric_limits<double>::quiet_NaN();
   if (!newton(iters)) {
     ucache_.setZero();
@@ -269,7 +269,7 @@ bool SparseZire::mode(int* iters, bool guard) {
 // positive definite (the two-part likelihood is not concave) a multiple of
 // I is added until it is (Levenberg). Ends with the factor of the
 // undamped H at the mode.
-bool SparseZire::newton(int* iters) {
+bool SparseTwoPart::newton(int* iters) {
   VectorXd u = ucache_;
   double f = rows(u, true) - 0.5 * u.squaredNorm();
   if (!std::isfinite(f)) {
@@ -347,7 +347,7 @@ bool SparseZire::newton(int* iters) {
 // solves, and where the smallest eigenvalues cluster (near 1, the prior's
 // curvature) any of them is as good an answer; a few solves, against the
 // factorizations of the mode.
-double SparseZire::min_eigen() {
+double SparseTwoPart::min_eigen() {
   VectorXd x = evec_.size() == Q_ ? evec_ : VectorXd::Ones(Q_);
   double nx = x.norm();
   if (!(nx > 0.0) || !std::isfinite(nx)) {
@@ -371,7 +371,7 @@ double SparseZire::min_eigen() {
   return std::isfinite(rq) ? std::min(rq, 1.0 / ny) : 1.0 / ny;
 }
 
-double SparseZire::evaluate(const VectorXd& theta, int* iters, VectorXd* grad) {
+double SparseTwoPart::evaluate(const VectorXd& theta, int* iters, VectorXd* grad) {
   last_ok_ = false;
   setup(theta);
   if (!mode(iters)) {
@@ -390,8 +390,8 @@ double SparseZire::evaluate(const VectorXd& theta, int* iters, VectorXd* grad) {
 // rows of A1, A2: J_ff = sum D_i' N_i D_i, J_fu = sum D_i' N_i[, eta a] R_i,
 // and the curvature is -(J_ff - J_fu H^{-1} J_fu'). N_i's (phi, phi) entry
 // is not among the rows' derivatives (Obs2): central differences of
-// dl/dphi (neg_obs_hessian(), shared with ZireEngine::fixed_curvature()).
-bool SparseZire::fixed_curvature(const VectorXd& theta, MatrixXd& out) const {
+// dl/dphi (neg_obs_hessian(), shared with TwoPartEngine::fixed_curvature()).
+bool SparseTwoPart::fixed_curvature(const VectorXd& theta, MatrixXd& out) const {
   if (!last_ok_ || last_theta_.size() != theta.size() || last_theta_ != theta) return false;
   const int F = p_ + pz_ + pd_;
   const int* Ao = A_.outerIndexPtr();
@@ -434,13 +434,13 @@ bool SparseZire::fixed_curvature(const VectorXd& theta, MatrixXd& out) const {
 }
 
 // L at the mode and factor that mode() left.
-double SparseZire::laplace_value() const {
+double SparseTwoPart::laplace_value() const {
   double s = 0.0;
   for (int i = 0; i < n_; ++i) s += obs_d_[i].l;
   return s + lconst_ - 0.5 * u_.squaredNorm() - 0.5 * logdet();
 }
 
-void SparseZire::map_pairs() {
+void SparseTwoPart::map_pairs() {
   if (pairs_mapped_) return;
   const auto& L = chol_.matrixL().nestedExpression();
   pair_s_ = row_pair_positions(A_.outerIndexPtr(), A_.innerIndexPtr(), n_, L.outerIndexPtr(),
@@ -449,7 +449,7 @@ void SparseZire::map_pairs() {
 }
 
 // The rows' third derivatives at the last full pass (rows()), once.
-void SparseZire::third_derivs() {
+void SparseTwoPart::third_derivs() {
   if (t_ready_) return;
   for (int i = 0; i < n_; ++i)
     obs_->third(wt_[i], &keep_[(size_t)i * TwoPartRE::kKeep], obs_d_[i]);
@@ -460,7 +460,7 @@ void SparseZire::third_derivs() {
 // formulas at the top of this file, over nr_ random predictors: with
 // three, M_i, W_i and the sums over b run over all three and phi's row is
 // a random predictor's).
-void SparseZire::gradient(VectorXd& g) {
+void SparseTwoPart::gradient(VectorXd& g) {
   third_derivs();
   map_pairs();
   std::vector<double> S;
@@ -542,8 +542,8 @@ void SparseZire::gradient(VectorXd& g) {
   g.segment(p_, nth_) = gl;
 }
 
-SparseZireModes SparseZire::modes(const VectorXd& theta, bool guard) {
-  SparseZireModes m;
+SparseTwoPartModes SparseTwoPart::modes(const VectorXd& theta, bool guard) {
+  SparseTwoPartModes m;
   last_ok_ = false;
   setup(theta);
   if (!mode(nullptr, guard)) {

@@ -23,8 +23,8 @@
 // which needs the 2 x 2 blocks M_i = R_i H^{-1} R_i' (R_i = rows i of A1 and
 // A2) and H^{-1} a_i on a_i's pattern: H^{-1} on the pattern of H, from the
 // selected inverse (Takahashi recurrences, polled-llt.h).
-#ifndef GLMMGEE_SPARSE_ZIRE_H
-#define GLMMGEE_SPARSE_ZIRE_H
+#ifndef GLMMGEE_SPARSE_TWO_PART_H
+#define GLMMGEE_SPARSE_TWO_PART_H
 
 #include <RcppEigen.h>
 #include <memory>
@@ -35,7 +35,7 @@
 
 namespace glmmgee {
 
-struct SparseZireModes {
+struct SparseTwoPartModes {
   Eigen::VectorXd u, b, eta, a, phi;  // phi: the third predictor at the mode
   std::vector<int> inv_i, inv_j;  // H^{-1} on H's lower pattern (0-based)
   std::vector<double> inv_x;
@@ -45,11 +45,11 @@ struct SparseZireModes {
   bool failed = false;
 };
 
-class SparseZire {
+class SparseTwoPart {
  public:
   typedef Eigen::SparseMatrix<double> SpMat;
   typedef Eigen::SparseMatrix<double, Eigen::RowMajor> RowMat;
-  SparseZire(const Eigen::Ref<const Eigen::MatrixXd>& X,
+  SparseTwoPart(const Eigen::Ref<const Eigen::MatrixXd>& X,
              const Eigen::Ref<const Eigen::MatrixXd>& Xz,
              const Eigen::Ref<const Eigen::MatrixXd>& Xd, const SpMat& Zc, const SpMat& Zz,
              const Eigen::Ref<const Eigen::VectorXd>& y,
@@ -65,7 +65,7 @@ class SparseZire {
   double evaluate(const Eigen::VectorXd& theta, int* iters, Eigen::VectorXd* grad = nullptr);
   // The modes and H at theta; with `guard` false, also where H's smallest
   // eigenvalue is below kHminTol (for diagnostics).
-  SparseZireModes modes(const Eigen::VectorXd& theta, bool guard = true);
+  SparseTwoPartModes modes(const Eigen::VectorXd& theta, bool guard = true);
   void reset() { ucache_.setZero(); }
   // The inner Newton search's warm start (the last mode found). Where the
   // joint objective has several modes the Laplace value depends on it, so

@@ -7,7 +7,7 @@
 #   Lambda, D, b, condvar), Z (their sparse design), b (their modes laid
 #   out as Z's columns).
 
-zire_sparse_part <- function(fit, rz, terms = fit$zterms) {
+zi_random_sparse_part <- function(fit, rz, terms = fit$zterms) {
   list(sparse = TRUE, terms = terms, Z = rz$Z, b = term_modes(terms, ncol(rz$Z)),
        group_name = vapply(terms, `[[`, "", "group"))
 }
@@ -48,7 +48,7 @@ random_aux_parts <- function(fit) {
 # simulate(): new random effects of every part, drawn independently (the
 # model's independence of the parts), term by term, into that part's
 # linear predictor (`zlink` the zero part's, `dlink` the dispersion's).
-zire_sparse_sampler <- function(object) {
+zi_random_sparse_sampler <- function(object) {
   parts <- random_aux_parts(object)
   draw_eta <- random_effect_sampler(object)
   pr <- zi_predictors(object, NULL, NA, FALSE)
@@ -74,7 +74,7 @@ zire_sparse_sampler <- function(object) {
 # A stand-in several-term fit whose random-effect terms are those of the
 # part `part` ("zi" or "disp"; by default the first beside the conditional
 # one), for ranef() and that part's rows of Lambda in confint().
-zire_sparse_shadow <- function(object, part = NULL) {
+zi_random_sparse_shadow <- function(object, part = NULL) {
   parts <- random_aux_parts(object)
   zr <- if (is.null(part)) parts[[1L]] else parts[[part]]
   object$reterms <- zr$terms
@@ -103,7 +103,7 @@ second_part_varcorr <- function(x) {
 second_part_ranef <- function(object, type, condVar, component, given = TRUE) {
   parts <- random_aux_parts(object)
   cond <- function() ranef.glmmgee_glmm_sparse(object, type = type, condVar = condVar)
-  other <- function(nm) ranef.glmmgee_glmm_sparse(zire_sparse_shadow(object, nm), type = type,
+  other <- function(nm) ranef.glmmgee_glmm_sparse(zi_random_sparse_shadow(object, nm), type = type,
                                                   condVar = condVar)
   if (!given && !length(object$reterms) && length(parts) == 1L) component <- names(parts)
   if (component == "cond") return(cond())
@@ -135,7 +135,7 @@ ranef.glmmgee_glmm_zire_sparse <- function(object, type = c("mode", "mean"), con
 # A dispersion formula with random-effect terms (fit-dispersion-random.R;
 # class glmmgee_glmm_dispre in front of glmmgee_glmm_zi and
 # glmmgee_glmm_sparse): its terms are in aux$disp$re, laid out as a zero
-# part's are (zire_sparse_part()).
+# part's are (zi_random_sparse_part()).
 
 #' @rdname glmm-dispersion-random
 #' @export

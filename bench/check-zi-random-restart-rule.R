@@ -1,4 +1,4 @@
-# The two-part sparse engine's refused-region restarts (zire_refused_restarts(),
+# The two-part sparse engine's refused-region restarts (zi_random_refused_restarts(),
 # fit-sparse-zi-random.R) stop at the first that converges. This script checks
 # that rule on Salamanders and Owls models (nest random effects in both
 # parts) and on simulated ZIP, ZINB and hurdle data with known truth and
@@ -11,7 +11,7 @@
 # fit's logLik under the rule and with all restarts, and whether any later
 # restart ended higher than the first converged one (by more than 1e-6).
 #
-# Usage: Rscript bench/check-zire-restart-rule.R [seeds]   (default 1:8)
+# Usage: Rscript bench/check-zi-random-restart-rule.R [seeds]   (default 1:8)
 suppressPackageStartupMessages(library(glmmgee))
 ns <- asNamespace("glmmgee")
 args <- commandArgs(TRUE)
@@ -85,7 +85,7 @@ for (s in seeds) for (z0 in c(-1, 0)) for (size in c(0.7, 1.5)) {
 # Which stage each engine evaluation belongs to (a stack: the restarts run
 # inside the first search or after the second), and H's smallest
 # eigenvalue at the joint mode of each evaluation of the first search from
-# the default start (cpp_spzire_grad()'s hmin): how near a first search
+# the default start (cpp_sparse_two_part_grad()'s hmin): how near a first search
 # that refuses no point comes to the refused region (hmin below 1e-3).
 ALL <- FALSE
 STAGE <- character()
@@ -93,15 +93,15 @@ HMIN <- numeric()
 push <- function(x) assign("STAGE", c(STAGE, x), envir = globalenv())
 pop <- function() assign("STAGE", head(STAGE, -1L), envir = globalenv())
 suppressMessages({
-  trace("zire_refused_restarts", where = ns, print = FALSE,
+  trace("zi_random_refused_restarts", where = ns, print = FALSE,
         tracer = quote({all <- get("ALL", envir = globalenv()); get("push", envir = globalenv())("restarts")}),
         exit = quote(get("pop", envir = globalenv())()))
-  trace("zire_first_search", where = ns, print = FALSE,
+  trace("zi_random_first_search", where = ns, print = FALSE,
         tracer = quote(get("push", envir = globalenv())("first")), exit = quote(get("pop", envir = globalenv())()))
 })
-grad_real <- get("cpp_spzire_grad", ns)
-unlockBinding("cpp_spzire_grad", ns)
-assign("cpp_spzire_grad", function(ptr, theta) {
+grad_real <- get("cpp_sparse_two_part_grad", ns)
+unlockBinding("cpp_sparse_two_part_grad", ns)
+assign("cpp_sparse_two_part_grad", function(ptr, theta) {
   r <- grad_real(ptr, theta)
   if (identical(tail(STAGE, 1L), "first") && is.finite(r$loglik)) HMIN <<- c(HMIN, r$hmin)
   r

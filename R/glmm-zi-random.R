@@ -1,5 +1,5 @@
 # glmm() with random effects in the zero part: ziformula = ~ x + (1 | g)
-# on the conditional part's grouping factor. Fitted by glmm_zire_fit()
+# on the conditional part's grouping factor. Fitted by glmm_zi_random_fit()
 # (fit-glmm-zi-random.R) with both parts' random effects in one vector per
 # cluster. The fitted object is a glmmgee_glmm_zi whose conditional-part
 # fields (Lambda, D, ranef, cnames) describe the count part alone, as for a
@@ -23,7 +23,7 @@ zi_bars_formula <- function(bars) {
 # TRUE when the zero part's random effects need the two-part sparse engine:
 # several terms in either part, or a zero-part grouping factor other than
 # the conditional part's single one.
-zire_needs_sparse <- function(formula, zi_bars, sparse) {
+zi_random_needs_sparse <- function(formula, zi_bars, sparse) {
   if (sparse || length(zi_bars) > 1L) return(TRUE)
   gz <- paste(deparse(zi_bars[[1L]][[3L]]), collapse = "")
   gc <- vapply(find_bars(formula), function(b) paste(deparse(b[[3L]]), collapse = ""), "")
@@ -34,7 +34,7 @@ zire_needs_sparse <- function(formula, zi_bars, sparse) {
 # conditional part's (checked above), so its codes are re$group's. Terms
 # identical to the conditional part's (`(1 | g)` in both, the usual case)
 # have its design as it stands, without a second model matrix.
-zire_terms <- function(zi_bars, mf, env, re, bars_c = NULL) {
+zi_random_terms <- function(zi_bars, mf, env, re, bars_c = NULL) {
   zr <- if (identical(zi_bars, bars_c)) re else re_terms(zi_bars_formula(zi_bars), mf, env)
   if (!identical(as.integer(zr$group), as.integer(re$group)))
     stop("'ziformula': the zero part's grouping factor differs from the conditional part's",
@@ -45,8 +45,8 @@ zire_terms <- function(zi_bars, mf, env, re, bars_c = NULL) {
 
 # The fitted object: the conditional part as new_glmm() builds it, with the
 # count part's block of the joint covariance; the zero part's random effects
-# and the joint covariance in $zire (moved to aux$zi$re by glmm_zi()).
-zire_object <- function(fit, X, y, weights, offset, re, zre, mf, mt, call, formula) {
+# and the joint covariance in $zi_random (moved to aux$zi$re by glmm_zi()).
+zi_random_object <- function(fit, X, y, weights, offset, re, zre, mf, mt, call, formula) {
   qc <- fit$qc; qz <- fit$qz; q <- qc + qz
   ic <- seq_len(qc); iz <- qc + seq_len(qz)
   zn <- paste0("zi~", zre$cnames)
@@ -78,13 +78,13 @@ zire_object <- function(fit, X, y, weights, offset, re, zre, mf, mt, call, formu
   obj$ranef <- sub_re(ic)
   obj$Z <- if (!identical(re$cnames, "(Intercept)")) re$Z
   obj$re_formula <- lapply(find_bars(formula), function(b) b[[2L]])
-  obj$zire <- zpart
+  obj$zi_random <- zpart
   obj
 }
 
 # The zero part's random-effect contribution to logit(pi) at the fit's data
 # or at newdata (0 for levels not in the fit when allow.new.levels = TRUE).
-zire_zlink_re <- function(object, newdata, allow.new.levels) {
+zi_random_zlink_re <- function(object, newdata, allow.new.levels) {
   zr <- object$aux$zi$re
   B <- zr$ranef$mode
   if (is.null(newdata)) {
@@ -272,7 +272,7 @@ is_no_re <- function(re.form) {
 
 # simulate(): both parts' linear predictors with new random effects drawn
 # from the joint covariance, b = Lambda u per level.
-zire_sampler <- function(object) {
+zi_random_sampler <- function(object) {
   zr <- object$aux$zi$re
   Lam <- zr$Lambda_full
   q <- ncol(Lam); qc <- length(object$cnames)
@@ -289,7 +289,7 @@ zire_sampler <- function(object) {
 }
 
 # The zero part's random-effect covariates at new data (standardize()).
-zire_design_at <- function(fit, data) {
+zi_random_design_at <- function(fit, data) {
   env <- environment(fit$formula) %||% parent.frame()
   Zs <- lapply(fit$aux$zi$re$re_formula, function(rhs) {
     tz <- re_lhs_terms(rhs, fit$model, env)
@@ -307,7 +307,7 @@ zire_design_at <- function(fit, data) {
 #   hurdle: E y = E_T1[h(eta + s_c T1) (1 - E_T2[plogis(a + (c/s_c) T1 + r T2)])],
 # r^2 = s_z^2 - c^2/s_c^2, h the zero-truncated mean; trapezoidal rules of
 # marginal-mean.R.
-zire_marginal_mean <- function(a, family, th, eta, alink, phi, p, Zc, Zz) {
+zi_random_marginal_mean <- function(a, family, th, eta, alink, phi, p, Zc, Zz) {
   zr <- a$zi$re
   pat <- zr$pattern_full
   qc <- zr$qc
