@@ -103,3 +103,38 @@ test_that("zero-inflated quadrature profiles with random effects in both parts d
     expect_equal(unname(cv) * sc, unname(c0), tolerance = 1e-5)
   }
 })
+
+test_that("a profile from a singular fit lets the standard deviation held at zero move off it", {
+  # A Cholesky diagonal entry at 0 is a stationary point (the likelihood
+  # depends on its square): the refits of each profile point, warm-started
+  # at the singular estimate, stayed there, and the intercept's 99% interval
+  # was the plain GLM's, (-0.694, 0.542). Each limit is checked by a glmer
+  # refit with the intercept held there by an offset: the standard
+  # deviation re-optimises to about 0.25 and twice the drop is the cut-off.
+  set.seed(10)
+  d <- data.frame(g = factor(rep(1:8, each = 10)), x = rnorm(80))
+  d$y <- rbinom(80, 1, plogis(-0.3 + 0.8 * d$x))
+  fit <- suppressWarnings(glmm(y ~ x + (1 | g), data = d, family = binomial, nAGQ = 1))
+  expect_true(isTRUE(fit$singular))
+  ci <- confint(fit, method = "profile", parm = "(Intercept)", level = 0.99)
+  skip_if_not_installed("lme4")
+  for (lim in unlist(ci)) {
+    d$o <- rep(lim, nrow(d))
+    m <- suppressMessages(lme4::glmer(y ~ 0 + x + (1 | g), data = d, family = binomial,
+                                      offset = o))
+    expect_equal(2 * (fit$loglik - as.numeric(logLik(m))), stats::qchisq(0.99, 1),
+                 tolerance = 1e-4)
+  }
+  # A gaussian slope block at a correlation of -1: the slope's standard
+  # deviation held above its estimate re-optimises the block (lme4's
+  # profile: upper limit 0.4565; the held row left at the face gave 0.4146).
+  set.seed(300)
+  d <- data.frame(g = factor(rep(1:10, each = 8)), x = rep(seq(-1, 1, length = 8), 10))
+  d$y <- 1 + 0.5 * d$x + rnorm(10)[d$g] + rnorm(80)
+  fit <- suppressWarnings(glmm(y ~ x + (x | g), data = d))
+  ci <- suppressWarnings(confint(fit, method = "profile", parm = "sd_x|g"))
+  m <- lme4::lmer(y ~ x + (x | g), data = d, REML = FALSE)
+  cl <- suppressWarnings(suppressMessages(confint(m, parm = "sd_x|g", method = "profile",
+                                                  oldNames = FALSE)))
+  expect_equal(ci[[2]], cl[[2]], tolerance = 1e-3)
+})
