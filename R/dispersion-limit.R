@@ -91,6 +91,39 @@ aux_dispersion_limit <- function(family, Xd, offd, idx, P, Xs = Xd, Td = NULL, z
   }
 }
 
+# Several parts' limits (aux_dispersion_limit(), aux_zero_limit(); NULL
+# for a part not judged) as one function of theta: the union of their
+# masks and messages. Where a part's divergent directions are not
+# coordinate axes and another part is at a limit too, the two form one
+# block for limit_covariance(): each part's directions, or the axes of its
+# coefficients at the limit, block-diagonally.
+combine_limits <- function(...) {
+  fs <- Filter(Negate(is.null), list(...))
+  if (length(fs) < 2L) return(if (length(fs)) fs[[1L]])
+  function(theta) {
+    ls <- Filter(any, lapply(fs, function(f) f(theta)))
+    if (!length(ls)) return(fs[[1L]](theta) & FALSE)
+    if (length(ls) == 1L) return(ls[[1L]])
+    out <- Reduce(`|`, ls)
+    msg <- unlist(lapply(ls, attr, "message"))
+    if (length(msg)) attr(out, "message") <- paste(msg, collapse = "; ")
+    if (any(vapply(ls, function(l) !is.null(attr(l, "directions")), TRUE))) {
+      ids <- lapply(ls, function(l) attr(l, "block") %||% which(l))
+      Rs <- lapply(ls, function(l) attr(l, "directions") %||% diag(1, sum(l)))
+      R <- matrix(0, sum(lengths(ids)), sum(vapply(Rs, ncol, 1L)))
+      r0 <- c0 <- 0L
+      for (k in seq_along(Rs)) {
+        R[r0 + seq_len(nrow(Rs[[k]])), c0 + seq_len(ncol(Rs[[k]]))] <- Rs[[k]]
+        r0 <- r0 + nrow(Rs[[k]])
+        c0 <- c0 + ncol(Rs[[k]])
+      }
+      attr(out, "directions") <- R
+      attr(out, "block") <- unlist(ids)
+    }
+    out
+  }
+}
+
 # The rows whose dispersion may also run to the zero-count limit
 # (aux_dispersion_limit()'s `zero`): the zero counts of a zero-inflated or
 # dispersion-formula fit. A hurdle's zeros are the zero part's alone.

@@ -90,8 +90,9 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
   run_fit <- function(st) zi_engine_fit(
     penalized_engine(eng, pen), st, rp, pat, zi_param_names(X, pat, Xz, Xd),
     nAGQ, control, laplace_stage = TRUE,
-    dlim = aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
-                                rp$Xd, rp$Td, limit_zero_rows(y, kind)),
+    dlim = combine_limits(aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
+                                               rp$Xd, rp$Td, limit_zero_rows(y, kind)),
+                          if (pz) aux_zero_limit(Xz, offz, nb + seq_len(pz), P, rp$Xz, rp$Tz)),
     summaries = function(theta, theta_s)
       rotate_summaries(cpp_agq_summaries(eng, theta_s), rp$rotation(theta, theta_s)))
   fit <- run_fit(st)

@@ -77,8 +77,10 @@ glmm_sparse_zi_fit_units <- function(X, y, re, family, kind, Xz, Xd, weights, of
                        control, rep(1, P), tol = 1e-12, reevaluate = TRUE,
                        cluster_ev = sparse_scores_ev(eng, cls))
   tl <- sparse_zi_tail(fin, rp, sr, control, kind, rp$Xz, offz, nb, pz, "Laplace (sparse)",
-                       aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
-                                            rp$Xd, rp$Td, limit_zero_rows(y, kind)))
+                       combine_limits(
+                         aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
+                                              rp$Xd, rp$Td, limit_zero_rows(y, kind)),
+                         if (pz) aux_zero_limit(Xz, offz, nb + seq_len(pz), P, rp$Xz, rp$Tz)))
   theta_s <- fin$theta
   theta <- tl$theta
   curvature <- fin$curvature

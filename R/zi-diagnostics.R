@@ -29,9 +29,40 @@ zi_separation_message <- function(kind, Xz_star, gamma_star, offz) {
   why <- c(if (lo) if (kind == "hurdle") "rows with no zeros" else "rows needing no structural zeros",
            if (hi) "rows that are all zeros")
   sprintf(paste0("the %s runs to %s for %d of %d rows: a coefficient of 'ziformula' diverges ",
-                 "(quasi-separation: %s); merge or drop that term"),
+                 "(quasi-separation: %s) and has no standard error, the others' hold it at its ",
+                 "limit; merge or drop that term"),
           what, if (lo && hi) "0 or 1" else if (lo) "0" else "1", lo + hi, length(eta),
           paste(why, collapse = " and "))
+}
+
+# The zero part at that limit, as aux_dispersion_limit() judges a
+# dispersion's: TRUE at the zero-part coefficients (of P; `idx` their
+# indices) that move only rows with |eta| > 15, the null space of the other
+# rows' design (taken on the search's centred and scaled Xs, Xz = Xs Tz, and
+# mapped back), with "directions" and "block" where those directions are
+# not coordinate axes. limit_covariance() then holds them at the limit:
+# the other parameters' standard errors are the limit model's (a zero-part
+# indicator of zeros only, its coefficient at +Inf: glmmTMB's, and the fit
+# with that coefficient held at +30, give the count part's SEs 0.0926 and
+# 0.0428, where all were NA; a year with no zeros drifting to -Inf left the
+# zero intercept's SE at 0.798 for the limit's 0.735).
+aux_zero_limit <- function(Xz, offz, idx, P, Xs = Xz, Tz = NULL) {
+  pz <- length(idx)
+  function(theta) {
+    out <- rep(FALSE, P)
+    if (!pz) return(out)
+    at <- abs(drop(Xz %*% theta[idx]) + (offz %||% 0)) > 15
+    if (!any(at)) return(out)
+    R <- limit_directions(Xs, Tz, !at)
+    if (!ncol(R)) return(out)
+    moved <- apply(abs(R), 1L, max) > 1e-8
+    out[idx[moved]] <- TRUE
+    if (sum(moved) > ncol(R)) {
+      attr(out, "directions") <- R
+      attr(out, "block") <- idx
+    }
+    out
+  }
 }
 
 # The cause joins the "doubtful convergence" warning it explains (the

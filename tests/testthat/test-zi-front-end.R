@@ -167,6 +167,41 @@ test_that("a diverging zero-part coefficient (quasi-separation in ziformula) is 
   expect_false(any(grepl("diverges", w)))
 })
 
+test_that("with a zero-part coefficient at its separation limit the others' standard errors are the limit model's", {
+  # Before: a non-negative-definite Hessian along the divergent direction
+  # and no standard error at all, or (a coefficient that only drifted)
+  # noise from that direction in the others'. The limit model: the zero
+  # part with the divergent rows' probabilities held at 0 or 1 (glmmTMB's
+  # own fit of the first model, whose automatic Hessian has these SEs; an
+  # offset of -40 on the divergent rows in the second).
+  skip_if_not_installed("glmmTMB")
+  quiet <- function(e) suppressWarnings(e)
+  set.seed(1)
+  n <- 300
+  d <- data.frame(g = gl(30, 10), x = rnorm(n))
+  d$y <- rpois(n, exp(0.5 + 0.5 * d$x + rnorm(30, sd = 0.5)[d$g]))
+  d$w <- as.integer(d$y == 0 & runif(n) < 0.5)  # 1 only on zeros
+  f <- quiet(glmm(y ~ x + (1 | g), data = d, ziformula = ~ w, family = poisson, nAGQ = 1))
+  m <- glmmTMB::glmmTMB(y ~ x + (1 | g), data = d, ziformula = ~ w, family = poisson)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(m)), tolerance = 1e-6)
+  cf <- coef(summary(f))
+  expect_equal(unname(cf$cond[, 2]), unname(summary(m)$coefficients$cond[, 2]), tolerance = 1e-4)
+  expect_true(all(is.na(cf$zi[, 2])))
+  # One factor's levels (1996, 1997) with no zeros: their coefficients run
+  # to -Inf; the zero intercept (1995) and the count part keep SEs.
+  data(grouseticks, package = "lme4")
+  grouseticks$h <- as.numeric(scale(grouseticks$HEIGHT))
+  f <- quiet(glmm(TICKS ~ YEAR + h + (1 | BROOD) + (1 | LOCATION), data = grouseticks,
+                  ziformula = ~ YEAR, family = nbinom2(), nAGQ = 1))
+  grouseticks$o <- ifelse(grouseticks$YEAR != "95", -40, 0)
+  m <- glmmTMB::glmmTMB(TICKS ~ YEAR + h + (1 | BROOD) + (1 | LOCATION), data = grouseticks,
+                        ziformula = ~ 1 + offset(o), family = glmmTMB::nbinom2())
+  cf <- coef(summary(f))
+  expect_equal(cf$zi[1, 2], summary(m)$coefficients$zi[1, 2], tolerance = 1e-3)
+  expect_equal(unname(cf$cond[, 2]), unname(summary(m)$coefficients$cond[, 2]), tolerance = 1e-3)
+  expect_true(all(is.na(cf$zi[-1, 2])))
+})
+
 test_that("cumulative() with a ziformula or dispformula is refused for what it is", {
   set.seed(2)
   d <- data.frame(g = factor(rep(1:8, each = 6)), x = rnorm(48))
