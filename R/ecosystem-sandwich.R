@@ -72,13 +72,44 @@ bread.glmmgee_gee <- function(x, ...) {
 #'   `sandwich::vcovCL(fit, cluster = ~ g, type = "HC0", cadjust = FALSE)`
 #'   (`g` the grouping factor, or any factor that nests it) are
 #'   `vcov(fit, type = "CR0", cluster = ~ g)`, and vcovCL's default
-#'   `cadjust = TRUE` gives `type = "CR1"`. The small-sample types `"CR2"`
+#'   `cadjust = TRUE` gives `type = "CR1"`. `vcovCL()` without `cluster`,
+#'   or with one that splits a cluster of the random effects, is an error:
+#'   its rows would not add up to whole clusters. The small-sample types `"CR2"`
 #'   and `"CR3"` are in [vcov()][glmm-extractors] and clubSandwich's
 #'   [vcovCR()][clubSandwich-methods].
 #' @exportS3Method sandwich::estfun
 estfun.glmmgee_glmm <- function(x, ...) {
   check_dots(..., .method = "estfun.glmmgee_glmm")
+  check_sandwich_cluster(x, sys.function(sys.parent()), parent.frame())
   robust_estfun(x)
+}
+
+# The rows of estfun() add up to whole clusters only under a clustering
+# that nests the random effects' grouping: sandwich::vcovCL() by another
+# factor summed the scores of parts of clusters to about 0 (standard
+# errors of 1e-12), and without `cluster` it took each row as its own
+# (G = n in its adjustment). vcovCL() passes its `cluster` to meatCL(),
+# which calls estfun() without it; `caller` and `env` are the function
+# and frame that called estfun(): when that is meatCL(), its `cluster` is
+# checked as vcov(type = "CR0", cluster = ) checks it. (A fit from shard
+# files has one estfun() row per cluster: each row is a whole cluster.)
+check_sandwich_cluster <- function(fit, caller, env) {
+  if (inherits(fit, "glmmgee_glmm_sharded")) return(invisible())
+  meat_cl <- if (isNamespaceLoaded("sandwich"))
+    get0("meatCL", envir = asNamespace("sandwich"), inherits = FALSE)
+  if (is.null(meat_cl) || !identical(caller, meat_cl)) return(invisible())
+  cluster <- get0("cluster", envir = env, inherits = FALSE)
+  if (is.null(cluster)) {
+    groupings <- vcov_re_groupings(fit)
+    k <- nesting_grouping(groupings)
+    stop(sprintf(paste0("sandwich::vcovCL() on a glmm() fit needs 'cluster =' %s: the scores of a ",
+                        "mixed model are those of whole clusters, not of rows"),
+                 if (is.na(k)) "(a factor that nests every random-effect grouping)"
+                 else sprintf("(the grouping ~ %s, or a factor that nests it)", groupings[[k]]$name)),
+         call. = FALSE)
+  }
+  resolve_vcov_cluster(fit, cluster)
+  invisible()
 }
 
 #' @rdname sandwich-methods

@@ -1097,6 +1097,19 @@ test_that("estfun() and bread() give the sandwich package's clustered covariance
   fl <- glmm(Reaction ~ Days + (Days | Subject), data = lme4::sleepstudy[-(1:4), ], REML = TRUE)
   expect_equal(sandwich::vcovCL(fl, cluster = lme4::sleepstudy$Subject[-(1:4)], type = "HC0",
                                 cadjust = FALSE), vcov(fl, type = "CR0"))
+  # A clustering that does not nest the random effects' grouping summed
+  # parts of clusters to about 0 (standard errors of 1e-12), and none took
+  # each row as a cluster (G = 56 rows in the adjustment, not 15 herds):
+  # both are errors, as in vcov().
+  expect_error(sandwich::vcovCL(fit, cluster = ~ period),
+               "'cluster' does not nest the random-effect grouping 'herd'")
+  expect_error(sandwich::vcovCL(fit, cluster = cbpp$period),
+               "'cluster' does not nest the random-effect grouping 'herd'")
+  expect_error(sandwich::vcovCL(fit), "needs 'cluster =' \\(the grouping ~ herd")
+  # A cluster that nests herd is accepted (herds 1-7 and 8-15).
+  big <- factor(as.integer(cbpp$herd) > 7)
+  expect_equal(sandwich::vcovCL(fit, cluster = big, type = "HC0", cadjust = FALSE),
+               vcov(fit, type = "CR0", cluster = big))
 })
 
 test_that("random effects in the zero part: scores are exact and CR0 is the numerical sandwich", {
