@@ -88,8 +88,37 @@ drop1.glmmgee_glmm <- function(object, scope, ...) {
   if (isREML(object)) {
     message("refitting model(s) with ML (instead of REML)")
     object <- reml_ml_refit(object, quiet = FALSE)
+  } else {
+    check_refit_data(object, "drop1()")
   }
   NextMethod()
+}
+
+# stats::drop1() refits each smaller model by evaluating the fit's call
+# again where its formula was made: the data found there must be the
+# fit's. A data set replaced under the same name since gave a term an LRT
+# of 0.108 (p = 0.74) where the fit's own data give 97.4, with no word.
+# The call is evaluated with doFit = FALSE (the model frame only) and the
+# columns its frame shares with the fit's compared (the response, weights
+# and covariates); a fit without a stored frame, or whose call cannot be
+# evaluated there, is left to drop1()'s own errors.
+check_refit_data <- function(object, caller) {
+  mf <- object$model
+  if (!is.data.frame(mf) || is.null(object$call)) return(invisible())
+  call <- stats::update(object, formula. = object$formula, evaluate = FALSE)
+  call$doFit <- FALSE
+  spec <- tryCatch(eval(call, environment(stats::formula(object))), error = function(e) NULL)
+  frame <- spec$data$frame
+  if (!is.data.frame(frame)) return(invisible())
+  common <- intersect(names(frame), names(mf))
+  same <- nrow(frame) == nrow(mf) && all(vapply(common, function(v)
+    isTRUE(all.equal(frame[[v]], mf[[v]], check.attributes = FALSE)), TRUE))
+  if (!same)
+    stop(sprintf(paste0("%s refits the model with update(), and the data its call names are no ",
+                        "longer those the fit was made on (%d rows found, %d fitted, or other ",
+                        "values); refit the model on the data at hand first"),
+                 caller, nrow(frame), nrow(mf)), call. = FALSE)
+  invisible()
 }
 
 #' @rdname glmm-criteria

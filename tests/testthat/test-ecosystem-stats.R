@@ -46,6 +46,25 @@ test_that("drop1() gives lme4's AIC and likelihood-ratio tests", {
   expect_equal(ours[["Pr(>Chi)"]][-1], theirs[["Pr(Chi)"]][-1], tolerance = 1e-4)
 })
 
+test_that("drop1() stops when the data its call names are no longer the fit's", {
+  # drop1() refits through update(): with the data set replaced under the
+  # same name since, x's LRT was 0.108 (p = 0.74) where the fit's own data
+  # give 97.4, and nothing said so (lme4's drop1() has the same flaw).
+  sim <- function(slope) {
+    d <- data.frame(g = factor(rep(1:10, each = 10)), x = rnorm(100), z = rnorm(100))
+    d$y <- rpois(100, exp(0.2 + slope * d$x + rnorm(10, 0, 0.3)[d$g]))
+    d
+  }
+  set.seed(1)
+  d <- sim(0.8)
+  fit <- glmm(y ~ x + z + (1 | g), data = d, family = poisson)
+  ok <- drop1(fit, test = "Chisq")
+  expect_gt(ok["x", "LRT"], 50)
+  d <- sim(0)
+  expect_error(drop1(fit, test = "Chisq"),
+               "drop1\\(\\) refits the model with update\\(\\), and the data its call names are no longer")
+})
+
 test_that("drop1() on a REML fit refits by ML first, as lme4's and anova() do", {
   # (it compared REML criteria of models with different fixed effects:
   # AIC 1794.5 and LRT 117.86 where lme4 gives 1802.1 and 116.46)
