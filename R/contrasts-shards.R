@@ -3,7 +3,7 @@
 # contrasts.R), applied on the main process to a prototype of the combined
 # model frame built from the shards' first pass (no rows: each variable's
 # class and the levels agreed across shards); the workers then code their
-# fixed-effect designs with it (dist_w_design(), dist_w_gee_design()),
+# fixed-effect designs with it (on_worker_design(), on_worker_gee_design()),
 # random-effect designs keeping the default coding as in glmm().
 
 # list(workers = the contrasts for the fixed terms `fixed_terms`, names

@@ -316,7 +316,7 @@ ratio_centring <- function(M, Tm, idx, const) {
 }
 
 # within_centring()'s sums over the rows of M (per shard in
-# dist_w_moments(), summed by the lead): the 0/1 flags, cross-products,
+# on_worker_moments(), summed by the lead): the 0/1 flags, cross-products,
 # column sums, rows not zero per column (`nz`), the sums of each column
 # over the rows where another is not zero (`xnz`, [k, j]), and the sums of
 # squares about `ctr` over a column's rows not zero (`ss`; `ctr` =
@@ -352,7 +352,7 @@ within_moments <- function(M, idx, const, n01 = NULL) {
 }
 
 # What spanned_centring() needs of a block's columns `idx` held in memory:
-# the same sums the shards return (dist_w_moments()): 0/1 flags, the
+# the same sums the shards return (on_worker_moments()): 0/1 flags, the
 # cross-products of the 0/1 columns, the column sums, and the cross-
 # products about the column means, over the block's n rows.
 span_moments <- function(M, idx, mn, const, n01 = NULL) {

@@ -112,7 +112,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
                 group_levels = agreed$clusters, fixed_terms = fixed_terms,
                 contrasts = ct$workers)
   design <- function(ids, w)
-    parallel::clusterCall(eng$cl[w], dist_w_gee_design, eng$key, dspec)[[1L]]
+    parallel::clusterCall(eng$cl[w], on_worker_gee_design, eng$key, dspec)[[1L]]
   p2 <- shard_pass(eng, seq_len(S), design)
   mod <- gee_shard_model(p2, agreed, corstr, std.err, Mv, R, scale.fix, family)
   spec <- list(family = family$family_code, link = family$link_code,
@@ -131,7 +131,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   wspec <- list(wmin = mod$wmin, allpos = mod$allpos, family = family,
                 Ti = if (!isTRUE(mod$tx$identity))
                   mod$tx$Ti %||% backsolve(mod$tx$T, diag(1, ncol(mod$tx$T))))
-  shard_start_engines(eng, S, read, dist_w_gee_design, dspec, dist_w_gee_engines, spec, wspec)
+  shard_start_engines(eng, S, read, on_worker_gee_design, dspec, on_worker_gee_engines, spec, wspec)
   progress_stage("scoring on the workers", unit = "scoring step")
   res <- gee_fit_shards(eng, spec, length(mod$xnames), corstr, mod$T)
   res$clusters$sizes <- mod$sizes

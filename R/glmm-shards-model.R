@@ -21,7 +21,7 @@ shard_model <- function(eng, p2, agreed, family, nAGQ, bars, control) {
   # within_centring()'s centres from X'X = R'R and the column sums.
   ctrx <- within_ctr(colSums(R^2), mx * n)
   m2 <- shard_pass(eng, seq_along(p2), function(ids, w)
-    parallel::clusterCall(eng$cl[w], dist_w_moments, eng$key, mx, mz, ctrx)[[1L]])
+    parallel::clusterCall(eng$cl[w], on_worker_moments, eng$key, mx, mz, ctrx)[[1L]])
   pool_within <- function() {
     ws <- lapply(m2, `[[`, "xwithin")
     sum_of <- function(f) Reduce(`+`, lapply(ws, `[[`, f))

@@ -128,10 +128,10 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
                 re_lhs = lapply(bars, function(b) stats::as.formula(call("~", b[[2L]]), env = fenv)))
   # Pass 2: designs coded alike; rank, patterns and column sums back.
   p2 <- shard_pass(eng, seq_len(S), function(ids, w)
-    parallel::clusterCall(eng$cl[w], dist_w_design, eng$key, dspec)[[1L]])
+    parallel::clusterCall(eng$cl[w], on_worker_design, eng$key, dspec)[[1L]])
   mod <- shard_model(eng, p2, agreed, family, nAGQ, bars, control)
   spec <- engine_spec(mod, control)
-  shard_start_engines(eng, S, read, dist_w_design, dspec, dist_w_engines, mod$Txi, mod$Tzi, spec)
+  shard_start_engines(eng, S, read, on_worker_design, dspec, on_worker_engines, mod$Txi, mod$Tzi, spec)
   progress_stage("fitting by the agq engine on the workers")
   fit <- glmm_fit_shards(eng, mod, control)
   obj <- new_glmm_sharded(fit, mod, p2, agreed, formula, fixed, fenv, mc)
@@ -155,7 +155,7 @@ check_shard_args <- function(workers, files, fun) {
 # files `ids` (model frames, the levels they use); the first worker's answer.
 shard_reader <- function(eng, files, read_spec) {
   function(ids, w)
-    parallel::clusterCall(eng$cl[w], dist_w_read, eng$key,
+    parallel::clusterCall(eng$cl[w], on_worker_read, eng$key,
                           stats::setNames(as.list(files[ids]), ids), read_spec)[[1L]]
 }
 

@@ -33,10 +33,10 @@ sharded_reload <- function(fit, cl) {
     stop("this distributed fit was made by an older version that did not record its shard files; refit it",
          call. = FALSE)
   files <- src$files
-  design <- if (identical(src$kind, "gee")) dist_w_gee_design else dist_w_design
+  design <- if (identical(src$kind, "gee")) on_worker_gee_design else on_worker_design
   eng <- shard_engine(cl, length(files))
   eng$reload <- function(ids, w) {
-    parallel::clusterCall(eng$cl[w], dist_w_read, eng$key,
+    parallel::clusterCall(eng$cl[w], on_worker_read, eng$key,
                           stats::setNames(as.list(files[ids]), ids), src$read_spec)
     parallel::clusterCall(eng$cl[w], design, eng$key, src$dspec)
   }
@@ -197,7 +197,7 @@ sharded_robust_engine <- function(fit) {
   zb <- if (!is.null(Tz) && q > 1L)
     basis_blocks(pat, .subset2(fit, "cov_blocks") %||% q, Tz, p + seq_along(pat$row))
   if (is.null(zb)) Tzi <- diag(q)
-  engines <- function(w) parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, diag(p), Tzi, spec)
+  engines <- function(w) parallel::clusterCall(eng$cl[w], on_worker_engines, eng$key, diag(p), Tzi, spec)
   read <- eng$reload
   eng$reload <- function(ids, w) {
     read(ids, w)
@@ -261,7 +261,7 @@ lmm_sharded_sums <- function(fit, type, df) {
 # without args$M their GLS sums, with it their lmm_block_sums() (those of
 # the degrees of freedom with args$df) and the clusters' positions in the
 # fit's order.
-dist_w_lmm <- function(sh, args) {
+on_worker_lmm <- function(sh, args) {
   pos <- sh$w > 0
   rows <- split(which(pos), factor(sh$index[pos], levels = seq_len(sh$M)))
   keep <- lengths(rows) > 0L
@@ -277,10 +277,10 @@ dist_w_lmm <- function(sh, args) {
 }
 
 # The worker side: one shard's share of a post-estimation operation.
-dist_w_post_op <- function(sh, op, args) {
+on_worker_post_op <- function(sh, op, args) {
   switch(op,
     post_scores = list(scores = cpp_agq_scores(sh$engine, args$theta), clusters = sh$clusters),
-    post_lmm = dist_w_lmm(sh, args),
+    post_lmm = on_worker_lmm(sh, args),
     post_marginal = {
       fam <- args$family
       r <- glmm_means(args$re, fam, args$theta, sh$X, sh$Z, sh$off, "marginal",
@@ -292,14 +292,14 @@ dist_w_post_op <- function(sh, op, args) {
       qa <- qr(A)
       list(degenerate = degenerate, R = qr.R(qa)[, order(qa$pivot), drop = FALSE])
     },
-    post_rows = dist_w_rows(sh, args),
-    post_standardize = dist_w_standardize(sh, args),
+    post_rows = on_worker_rows(sh, args),
+    post_standardize = on_worker_standardize(sh, args),
     stop("unknown shard operation ", op, call. = FALSE))
 }
 
 # Writes a shard's per-row results (model-frame rows, numbered as in the
 # shard file) in the shard's format; returns the number of rows written.
-dist_w_rows <- function(sh, args) {
+on_worker_rows <- function(sh, args) {
   fam <- args$family
   # glmm shards hold w and off, gee shards weights and offset.
   w <- sh$w %||% sh$weights

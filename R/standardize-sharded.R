@@ -75,7 +75,7 @@ sharded_light <- function(fit) {
 }
 
 # The worker side: one shard's sums for standardize().
-dist_w_standardize <- function(sh, args) {
+on_worker_standardize <- function(sh, args) {
   df <- read_shard_file(args$files[[sh$sid]], args$format)[sh$rows, , drop = FALSE]
   designs <- lapply(args$set, function(v) {
     df[[args$variable]] <- rep(v, length.out = nrow(df))

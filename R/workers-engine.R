@@ -163,7 +163,7 @@ worker_responds <- function(node) {
 # Frees the fit's shards on every live worker.
 shard_free <- function(eng) {
   for (w in which(eng$alive))
-    try(parallel::clusterCall(eng$cl[w], dist_w_drop, eng$key), silent = TRUE)
+    try(parallel::clusterCall(eng$cl[w], on_worker_drop, eng$key), silent = TRUE)
   invisible()
 }
 
@@ -177,12 +177,12 @@ sum_shards <- function(res, field) {
 
 # The engine's `reload(ids, w)`: the shards `ids` (from `get(ids)`, a list
 # in the order of `ids`) loaded on the workers `w` as shards of `kind`
-# (dist_w_shard_engines).
+# (on_worker_shard_engines).
 shard_reloader <- function(eng, get, spec, kind) {
   function(ids, w) {
     data <- get(ids)
     names(data) <- as.character(ids)
-    parallel::clusterCall(eng$cl[w], dist_w_load, eng$key, data, spec, kind)
+    parallel::clusterCall(eng$cl[w], on_worker_load, eng$key, data, spec, kind)
   }
 }
 
@@ -199,8 +199,8 @@ shard_round <- function(eng, op, args = list()) {
 
 # What each round sends as its function: a stub that finds the worker side
 # in the package's namespace there, so that a round carries ~0.4 kB to each
-# worker instead of the serialized dist_w_run() (~2.5 kB).
-round_stub <- function(...) asNamespace("glmmgee")$dist_w_run(...)
+# worker instead of the serialized on_worker_run() (~2.5 kB).
+round_stub <- function(...) asNamespace("glmmgee")$on_worker_run(...)
 
 shard_round_once <- function(eng, op, args) {
   send <- utils::getFromNamespace("sendCall", "parallel")

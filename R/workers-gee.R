@@ -2,7 +2,7 @@
 # shards of whole clusters, each with a GEE engine that maps the shard's
 # memory (kept here with it), answering rounds of gee_* operations.
 
-dist_w_gee_op <- function(sh, op, args) {
+on_worker_gee_op <- function(sh, op, args) {
   switch(op,
     gee_info = cpp_gee_shard_info(sh$gee),
     gee_start = cpp_gee_shard_start(sh$gee, sh$eta_start),
@@ -16,7 +16,7 @@ dist_w_gee_op <- function(sh, op, args) {
 # gee_shards() pass 2: each shard's design coded as the combined data's
 # would be (levels agreed across shards); back: its R factor, its clusters
 # and their sizes, its wave values.
-dist_w_gee_design <- function(key, spec) {
+on_worker_gee_design <- function(key, spec) {
   st <- .dist_state[[key]]
   out <- list()
   for (id in names(st$frames)) {
@@ -60,7 +60,7 @@ dist_w_gee_design <- function(key, spec) {
 # gee_shards() pass 3: wave positions from the global smallest wave (and,
 # for unstructured, compacted over the waves that occur), start values and
 # the shards' engines.
-dist_w_gee_engines <- function(key, spec, wspec) {
+on_worker_gee_engines <- function(key, spec, wspec) {
   st <- .dist_state[[key]]
   for (id in names(st$shards)) {
     sh <- st$shards[[id]]

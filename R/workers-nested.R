@@ -74,7 +74,7 @@ nested_modes <- function(eng, theta) {
   list(u = u, var = v, eta = eta, failed = failed)
 }
 
-dist_w_nested_op <- function(sh, op, args) {
+on_worker_nested_op <- function(sh, op, args) {
   switch(op,
     nested_eval = cpp_nested_eval(sh$engine, args$theta, args$nAGQ, args$gradient),
     nested_modes = c(cpp_nested_modes(sh$engine, args$theta),

@@ -39,7 +39,7 @@ read_parquet_shard <- function(path) {
 
 # Pass 1: read each shard, keep its model frame (rows with missing values
 # dropped, as na.omit does) and report the levels it uses.
-dist_w_read <- function(key, files, spec) {
+on_worker_read <- function(key, files, spec) {
   st <- .dist_state[[key]] %||% list(shards = list(), frames = list())
   st$kept <- st$kept %||% list()
   out <- list()
@@ -90,7 +90,7 @@ integer64_labels <- function(v, name) {
 # Pass 2: with the levels agreed across shards, each shard's design is
 # coded as the combined data's would be; returns what the main process
 # needs to check rank, separation and build the centring.
-dist_w_design <- function(key, spec) {
+on_worker_design <- function(key, spec) {
   st <- .dist_state[[key]]
   out <- list()
   for (id in names(st$frames)) {
@@ -133,7 +133,7 @@ dist_w_design <- function(key, spec) {
 # scaling of reparam-glmm.R), of X and Z; and what spanned_centring() needs
 # where a block has no constant column (0 + f + x): which columns hold only
 # 0s and 1s, the cross-products and the cross-products about the means.
-dist_w_moments <- function(key, mx, mz, ctrx = NULL) {
+on_worker_moments <- function(key, mx, mz, ctrx = NULL) {
   span <- function(M, m) {
     Mc <- sweep(M, 2L, m)
     list(is01 = colSums(M != 0 & M != 1) == 0, xx = crossprod(M), cov = crossprod(Mc),
@@ -152,7 +152,7 @@ dist_w_moments <- function(key, mx, mz, ctrx = NULL) {
 # shards it already held are centred and have their engines (a second pass
 # over them centred their designs twice, and the fit went on with another
 # model on those shards).
-dist_w_engines <- function(key, Txi, Tzi, spec) {
+on_worker_engines <- function(key, Txi, Tzi, spec) {
   st <- .dist_state[[key]]
   for (id in names(st$shards)) {
     sh <- st$shards[[id]]

@@ -16,7 +16,7 @@
 # (workers-nested.R) and "gee" (the GEE engine's data list with global
 # cluster codes, so the engine's messages name the clusters as gee() does;
 # the engine maps the shard's memory, kept with it).
-dist_w_shard_engines <- list(
+on_worker_shard_engines <- list(
   agq = function(sh, spec) {
     sh$engine <- cpp_agq_new(sh$X, sh$Z, sh$y, sh$w, sh$off, sh$index, sh$M,
                              spec$lam_row, spec$lam_col, spec$family_code, spec$link_code,
@@ -33,32 +33,32 @@ dist_w_shard_engines <- list(
     sh
   })
 
-# Stores shards (a list named by shard id) of one `kind` (dist_w_shard_engines)
+# Stores shards (a list named by shard id) of one `kind` (on_worker_shard_engines)
 # and builds their engines.
-dist_w_load <- function(key, shards, spec, kind) {
+on_worker_load <- function(key, shards, spec, kind) {
   st <- .dist_state[[key]] %||% list(shards = list())
-  for (id in names(shards)) st$shards[[id]] <- dist_w_shard_engines[[kind]](shards[[id]], spec)
+  for (id in names(shards)) st$shards[[id]] <- on_worker_shard_engines[[kind]](shards[[id]], spec)
   .dist_state[[key]] <- st
   names(shards)
 }
 
 # Forgets a fit's shards (their engines are freed by the garbage collector).
-dist_w_drop <- function(key) {
+on_worker_drop <- function(key) {
   if (exists(key, envir = .dist_state, inherits = FALSE)) rm(list = key, envir = .dist_state)
   gc(verbose = FALSE)
   TRUE
 }
 
 # One round: `op` on each shard this worker holds, results named by shard id.
-dist_w_run <- function(key, op, args) {
+on_worker_run <- function(key, op, args) {
   st <- .dist_state[[key]]
   # A worker with no shard (more workers than shards) answers with none; one
   # that lost its shards is caught by the main process (shards missing).
   if (is.null(st)) return(list())
-  lapply(st$shards, function(sh) dist_w_op(sh, op, args))
+  lapply(st$shards, function(sh) on_worker_op(sh, op, args))
 }
 
-dist_w_op <- function(sh, op, args) {
+on_worker_op <- function(sh, op, args) {
   switch(op,
     eval = cpp_agq_eval_dd(sh$engine, args$theta, args$gradient)[c("loglik_dd", "gradient_dd", "newton_failures")],
     nagq = { cpp_agq_set_nagq(sh$engine, args$nAGQ); TRUE },
@@ -70,7 +70,7 @@ dist_w_op <- function(sh, op, args) {
       mu <- args$family$linkinv(cpp_lin_pred(sh$X, args$beta, sh$off))
       cpp_dd_sum(((sh$y - mu) * sqrt(sh$w))^2)
     },
-    irls = dist_w_irls(sh, args),
+    irls = on_worker_irls(sh, args),
     nb_pearson = {
       mu <- args$family$linkinv(drop(sh$X %*% args$beta) + sh$off)
       vapply(args$log_theta, function(lt)
@@ -80,17 +80,17 @@ dist_w_op <- function(sh, op, args) {
       mu <- args$family$linkinv(drop(sh$X %*% args$beta) + sh$off)
       sum(sh$w * (sh$y - mu)^2 / mu^2)
     },
-    pure = dist_w_pure(sh),
-    if (startsWith(op, "gee_")) dist_w_gee_op(sh, op, args)
-    else if (startsWith(op, "post_")) dist_w_post_op(sh, op, args)
-    else if (startsWith(op, "nested_")) dist_w_nested_op(sh, op, args)
+    pure = on_worker_pure(sh),
+    if (startsWith(op, "gee_")) on_worker_gee_op(sh, op, args)
+    else if (startsWith(op, "post_")) on_worker_post_op(sh, op, args)
+    else if (startsWith(op, "nested_")) on_worker_nested_op(sh, op, args)
     else stop("unknown shard operation ", op, call. = FALSE))
 }
 
 # A shard's share of one iteration of stats::glm.fit's IRLS (the start of
 # families whose dispersion is not a gaussian scale): the weighted normal
 # equations and the deviance at the current coefficients.
-dist_w_irls <- function(sh, args) {
+on_worker_irls <- function(sh, args) {
   fam <- args$family
   eta <- if (is.null(args$beta)) {
     y <- sh$y; weights <- sh$w; nobs <- length(y); mustart <- NULL
@@ -110,7 +110,7 @@ dist_w_irls <- function(sh, args) {
 # What pure_clusters_message() needs, per shard (clusters never straddle
 # shards): whether every used cluster is all 0 or all 1, and whether some
 # cluster has more than one trial.
-dist_w_pure <- function(sh) {
+on_worker_pure <- function(sh) {
   keep <- sh$w > 0
   g <- sh$index[keep]
   n <- tabulate(g, sh$M)

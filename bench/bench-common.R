@@ -60,7 +60,7 @@ sim_nested <- function(seed, n = 2000) {
   d
 }
 
-# The distributed benches' workers (bench-dist.R, bench-dist-gee.R): two
+# The distributed benches' workers (bench-shards.R, bench-shards-gee.R): two
 # local PSOCK workers with TCP no-delay on both ends of every connection
 # (parallelly's option; base R 4.2's makePSOCKcluster() has no setting for
 # it). The caller stops them.

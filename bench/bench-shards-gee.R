@@ -3,7 +3,7 @@
 # process's peak memory, rounds and bytes per round, and the largest
 # difference of the estimates and sandwich SEs.
 #
-#   Rscript bench/bench-dist-gee.R [rows] [cluster size] [shards] [corstr]
+#   Rscript bench/bench-shards-gee.R [rows] [cluster size] [shards] [corstr]
 #
 # Defaults: 1e6 rows in 1e5 clusters, 16 shards, "exchangeable", 2 local
 # PSOCK workers (parallelly, TCP no-delay). The workers write the shard files

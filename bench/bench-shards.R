@@ -4,7 +4,7 @@
 # round; then a projection to 1e9 rows on 10 and 100 workers from the
 # measured per-row cost and per-round latency.
 #
-#   Rscript bench/bench-dist.R [rows] [cluster size] [shards]
+#   Rscript bench/bench-shards.R [rows] [cluster size] [shards]
 #
 # Defaults: 1e6 rows in 1e5 clusters (10 rows each), 16 shards, 2 local
 # PSOCK workers. The workers write the shard files themselves, so the data
