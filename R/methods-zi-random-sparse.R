@@ -25,10 +25,7 @@ sparse_part_re_link <- function(object, zr, newdata, allow.new.levels, label = "
   for (tm in zr$terms) {
     q <- length(tm$cnames)
     g <- as.character(eval_grouping(tm$group_expr, newdata, env))
-    l <- match(g, tm$levels)
-    if (anyNA(l) && !allow.new.levels)
-      stop(sprintf("'newdata' has levels of '%s' (%s) not in the fit; set allow.new.levels = TRUE to predict at zero random effects",
-                   tm$group, label), call. = FALSE)
+    l <- match_levels(g, tm$levels, tm$group, allow.new.levels, label)
     B <- tm$b[ifelse(is.na(l), 1L, l), , drop = FALSE]
     B[is.na(l), ] <- 0
     out <- out + rowSums(Z[, pos + seq_len(q), drop = FALSE] * B)

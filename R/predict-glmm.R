@@ -310,18 +310,26 @@ newdata_offset <- function(expr, data, env, n) {
 # (NA for new and missing labels). New labels are an error unless
 # `allow`, as in lme4; the error names them and points out labels that
 # match a fitted level only as numbers ("001" versus 1), the usual way a
-# whole column silently falls back to b = 0.
-match_levels <- function(g, levels, name, allow) {
+# whole column silently falls back to b = 0. A missing label is an error
+# too unless `allow` (lme4's rule): otherwise a row whose cluster was not
+# recorded would pass for a typical cluster's prediction. `part` names the
+# model part of the grouping ("zero part") where there is more than one.
+match_levels <- function(g, levels, name, allow, part = NULL) {
   if (!is.logical(allow) || length(allow) != 1L || is.na(allow))
     stop("'allow.new.levels' must be TRUE or FALSE", call. = FALSE)
   lab <- as.character(g)
   idx <- match(lab, levels)
-  new <- is.na(idx) & !is.na(lab)
-  if (!any(new) || allow) return(idx)
-  unseen <- unique(lab[new])
-  stop(sprintf(paste0("'newdata' has %d level(s) of '%s' not in the fit: %s%s. ",
+  if (allow || !anyNA(idx)) return(idx)
+  what <- if (is.null(part)) sQuote(name, FALSE) else sprintf("%s (%s)", sQuote(name, FALSE), part)
+  if (anyNA(lab))
+    stop(sprintf(paste0("'newdata' has %d missing value(s) of the grouping variable %s (row%s %s); ",
+                        "use allow.new.levels = TRUE to predict them with random effects of zero"),
+                 sum(is.na(lab)), what, if (sum(is.na(lab)) > 1L) "s" else "",
+                 paste(utils::head(which(is.na(lab)), 5L), collapse = ", ")), call. = FALSE)
+  unseen <- unique(lab[is.na(idx)])
+  stop(sprintf(paste0("'newdata' has %d level(s) of %s not in the fit: %s%s. ",
                       "Use allow.new.levels = TRUE to predict them with random effects of zero%s"),
-               length(unseen), name,
+               length(unseen), what,
                paste(sQuote(utils::head(unseen, 5L), FALSE), collapse = ", "),
                if (length(unseen) > 5L) ", ..." else "",
                number_match_hint(unseen, levels)), call. = FALSE)

@@ -362,3 +362,15 @@ test_that("a profile that meets points without a value ends there instead of sto
   est <- attr(VarCorr(fit)[["disp~g"]], "stddev")[[1]]
   expect_true(is.finite(ci[3, 1]) && ci[3, 1] < est)
 })
+
+test_that("a missing grouping label of a zero part on the conditional factor is an error unless allowed", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  g <- glmm(count ~ mined + (1 | site), data = Salamanders, ziformula = ~ mined + (1 | site),
+            family = poisson, nAGQ = 1)
+  nd <- data.frame(mined = "no", site = c(NA, "R-1"))
+  expect_error(predict(g, nd, type = "zprob"), "missing value\\(s\\) of the grouping variable 'site'")
+  expect_error(predict(g, nd, type = "zprob", re.form = ~ (1 | site)), "grouping variable 'site'")
+  expect_equal(unname(predict(g, nd, type = "zprob", allow.new.levels = TRUE))[1L],
+               unname(predict(g, nd[1L, ], type = "zprob", re.form = NA)))
+})
