@@ -38,6 +38,10 @@
 #' @param type `"link"` (linear predictor) or `"response"` (mean).
 #' @param re.form Which random effects to include: `NULL` all, `NA` or
 #'   `~ 0` none, or a formula with some of the model's random-effect terms.
+#'   For a fit with random effects in `ziformula` or `dispformula` it
+#'   applies to every part: a formula keeps in each part the terms it
+#'   names that belong to that part, written as in that part's formula (see
+#'   [glmm-zero-inflation]).
 #' @param allow.new.levels If `FALSE` (the default, as in lme4), cluster
 #'   labels in `newdata` that were not in the fit are an error; if `TRUE`
 #'   they get random effects of zero.
