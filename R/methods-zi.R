@@ -253,10 +253,12 @@ predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
   # newdata's rows whose prediction is missing (a missing value in a
   # variable of some part) under na.action, as predict.glmmgee_glmm():
   # na.omit drops them, na.exclude and na.pass keep them as NA. (The
-  # argument was swallowed by '...' and na.omit ignored.)
+  # argument was swallowed by '...' and na.omit ignored.) The rows are
+  # those of a missing prediction only, so se.fit does not change them (its
+  # standard errors are missing where the prediction is).
   se <- if (se.fit) stats::setNames(zi_prediction_se(object, newdata, pr, type), pr$names)
   nao <- if (!is.null(newdata)) {
-    attr(match.fun(na.action)(data.frame(fit = unname(out), se = se %||% 0)), "na.action")
+    attr(match.fun(na.action)(data.frame(fit = unname(out))), "na.action")
   }
   pad <- function(v) {
     if (is.null(newdata)) return(stats::napredict(object$na.action, v))

@@ -46,7 +46,11 @@ test_that("predict() of a two-part fit honours na.action; ordinal simulate() tak
   # na.omit was swallowed by '...': the NA row stayed.
   expect_equal(predict(f, nd, na.action = na.omit), full[-2])
   expect_equal(predict(f, nd, na.action = na.exclude), full)
+  # The zero probability does not depend on cover: its row stays (with or
+  # without se.fit, see below).
   p <- predict(f, nd, na.action = na.omit, se.fit = TRUE, type = "zprob")
+  expect_length(p$fit, 4L)
+  p <- predict(f, nd, na.action = na.omit, se.fit = TRUE)
   expect_length(p$fit, 3L)
   expect_error(predict(f, nd, na.action = na.fail), "missing values")
   # The one-factor fit's answer for the same rows.
@@ -63,6 +67,28 @@ test_that("predict() of a two-part fit honours na.action; ordinal simulate() tak
   expect_false(identical(simulate(fo, nsim = 3, seed = 1, re.form = NULL),
                          simulate(fo, nsim = 3, seed = 1)))
   expect_error(simulate(fo, re.form = "x"), "'re.form'")
+})
+
+test_that("predict() of a two-part fit: zero rows give none; na.omit drops the same rows with se.fit", {
+  # (Its na.action ran over the predictions and their standard errors, a
+  # data frame that could not be built from zero rows, and which dropped a
+  # row whose prediction was there but whose standard error was not.)
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  f <- glmm(count ~ mined + cover + (1 | site), data = Salamanders, ziformula = ~ mined,
+            family = poisson, nAGQ = 1)
+  nd <- data.frame(mined = c("yes", "no"), cover = c(NA, 1), site = c("R-1", "R-2"))
+  for (type in c("zprob", "response", "link")) {
+    expect_length(predict(f, nd[0, ], type = type), 0L)
+    expect_length(predict(f, nd[0, ], type = type, se.fit = TRUE)$se.fit, 0L)
+  }
+  for (type in c("zprob", "response")) {
+    a <- predict(f, nd, type = type, na.action = na.omit)
+    b <- predict(f, nd, type = type, na.action = na.omit, se.fit = TRUE)
+    expect_identical(names(b$fit), names(a))
+    expect_identical(names(b$se.fit), names(a))
+  }
+  expect_length(predict(f, nd, type = "zprob", na.action = na.omit, se.fit = TRUE)$fit, 2L)
 })
 
 test_that("coef() of a two-part fit's summary gives each part's table, as glmmTMB's does", {
