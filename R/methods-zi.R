@@ -305,20 +305,36 @@ zi_prediction_se <- function(object, newdata, pr, type) {
   }
   n <- length(pr$eta)
   if (!is.null(a$disp_index) && is.null(Xd)) Xd <- matrix(1, n, 1L)
+  # The derivative in one predictor, at 0 where that predictor is missing:
+  # a prediction that does not depend on it (the zero probability on the
+  # count part's) has derivative exactly 0 whatever its value.
   slope <- function(part) {
     v <- pr[[part]]
+    v[is.na(v)] <- 0
     h <- 1e-5 * pmax(1, abs(v))
     up <- dn <- pr
     up[[part]] <- v + h
     dn[[part]] <- v - h
     (zi_prediction(object, up, type) - zi_prediction(object, dn, type)) / (2 * h)
   }
+  # slope times design, with the rows where the slope is 0 left at 0: there
+  # the part's design does not enter, and a missing covariate of that part
+  # (NA * 0) must not make the standard error missing.
+  grad <- function(part, Xp) {
+    s <- slope(part)
+    Gp <- s * Xp
+    Gp[!is.na(s) & s == 0, ] <- 0
+    Gp
+  }
   par <- fit_parameters(object)
   G <- matrix(0, n, length(par$theta))
-  G[, seq_len(ncol(X))] <- slope("eta") * X
-  if (!is.null(a$zi_index) && !is.null(Xz)) G[, a$zi_index] <- slope("zlink") * Xz
-  if (!is.null(a$disp_index)) G[, a$disp_index] <- slope("dlink") * Xd
-  sqrt(pmax(delta_var(G, par$vcov, par$star), 0))
+  G[, seq_len(ncol(X))] <- grad("eta", X)
+  if (!is.null(a$zi_index) && !is.null(Xz)) G[, a$zi_index] <- grad("zlink", Xz)
+  if (!is.null(a$disp_index)) G[, a$disp_index] <- grad("dlink", Xd)
+  se <- sqrt(pmax(delta_var(G, par$vcov, par$star), 0))
+  # (missing where the prediction itself is)
+  se[is.na(zi_prediction(object, pr, type))] <- NA_real_
+  se
 }
 
 # sigma for gaussian, theta for nbinom2, the shape for Gamma.

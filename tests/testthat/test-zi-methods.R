@@ -91,6 +91,25 @@ test_that("predict() of a two-part fit: zero rows give none; na.omit drops the s
   expect_length(predict(f, nd, type = "zprob", na.action = na.omit, se.fit = TRUE)$fit, 2L)
 })
 
+test_that("predict(se.fit = TRUE) of a two-part fit: a standard error is missing only with its own inputs", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  f <- glmm(count ~ mined + cover + (1 | site), data = Salamanders, ziformula = ~ mined,
+            family = poisson, nAGQ = 1)
+  nd <- data.frame(mined = c("yes", "no"), cover = c(NA, 1), site = c("R-1", "R-2"))
+  # The zero probability does not depend on cover: its standard error is
+  # not missing where cover is (it was NA, NA * 0 in the gradient).
+  p <- predict(f, nd, type = "zprob", se.fit = TRUE)
+  expect_false(anyNA(p$fit))
+  expect_false(anyNA(p$se.fit))
+  with_cover <- transform(nd, cover = 5)
+  expect_equal(p$se.fit, predict(f, with_cover, type = "zprob", se.fit = TRUE)$se.fit,
+               tolerance = 1e-8)
+  # The mean of y depends on both parts: missing with cover.
+  r <- predict(f, nd, type = "response", se.fit = TRUE)
+  expect_identical(is.na(r$se.fit), c(`1` = TRUE, `2` = FALSE))
+})
+
 test_that("coef() of a two-part fit's summary gives each part's table, as glmmTMB's does", {
   skip_if_not_installed("glmmTMB")
   data(Salamanders, package = "glmmTMB", envir = environment())
