@@ -57,7 +57,9 @@
 #' @param ... `new_clusters = TRUE`: predict each cluster of `newdata` from
 #'   its own observations (the response must be in `newdata`), with its
 #'   random effects predicted by [ranef_new()] (posterior modes, parameters
-#'   fixed) instead of taken from the fit or set to zero.
+#'   fixed) instead of taken from the fit or set to zero. Rows with a
+#'   missing value give `NA` (or are dropped, by `na.action`); `se.fit`,
+#'   `re.form` and `allow.new.levels` are errors with it.
 #' @return A numeric vector, named by the rows of `newdata` (or of the data
 #'   of the fit); with `se.fit = TRUE` a list with components `fit` and
 #'   `se.fit`.
@@ -80,7 +82,9 @@ predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "respo
   check_dots(..., .method = "predict.glmmgee_glmm", .allow = "new_clusters")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
-  if (isTRUE(list(...)$new_clusters)) return(predict_new_clusters(object, newdata, type))
+  if (isTRUE(list(...)$new_clusters))
+    return(predict_new_clusters(object, newdata, type, se.fit, re.form, allow.new.levels,
+                                na.action))
   bars <- selected_bars(object, re.form)
   cols <- bar_columns(object)[bars]
   cols <- unlist(cols, use.names = FALSE)
