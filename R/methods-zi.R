@@ -104,7 +104,7 @@
 #'   fit <- glmm(count ~ mined + (1 | site), data = Salamanders,
 #'               ziformula = ~ mined, family = poisson, nAGQ = 1)
 #'   summary(fit)
-#'   nd <- data.frame(mined = c("yes", "no"), site = NA)
+#'   nd <- data.frame(mined = c("yes", "no"), site = "R-1")
 #'   predict(fit, nd, type = "zprob")
 #'   predict(fit, nd, type = "response", re.form = NA)
 #'   head(simulate(fit, nsim = 2, seed = 1))
