@@ -129,4 +129,16 @@ test_that("a missing grouping label in newdata is an error naming the variable u
   ndn <- data.frame(x = 0, hospital = c(1, 2), ward = c(NA, 1))
   expect_error(predict(fn, ndn), "missing value\\(s\\) of the grouping variable 'ward:hospital'")
   expect_true(all(is.finite(predict(fn, ndn, allow.new.levels = TRUE))))
+  # A known covariance matrix over the levels.
+  set.seed(2)
+  L <- matrix(rnorm(30 * 5), 30, 5) / sqrt(5)
+  rownames(L) <- paste0("id", 1:30)
+  K <- tcrossprod(L) + diag(0.2, 30)
+  dk <- data.frame(id = factor(rep(rownames(L), each = 4), levels = rownames(L)), x = rnorm(120))
+  dk$y <- rpois(120, exp(0.2 + 0.4 * dk$x + drop(t(chol(K)) %*% rnorm(30))[as.integer(dk$id)]))
+  fk <- glmm(y ~ x + (1 | id), dk, family = poisson, covariance = list(id = K))
+  ndk <- data.frame(x = 0, id = c(NA, "id1"))
+  expect_error(predict(fk, ndk), "missing value\\(s\\) of the grouping variable 'id'")
+  expect_equal(unname(predict(fk, ndk, allow.new.levels = TRUE)[1L]),
+               unname(predict(fk, ndk, re.form = NA)[1L]))
 })
