@@ -96,10 +96,7 @@ zi_random_zlink_re <- function(object, newdata, allow.new.levels) {
   }))
   gexpr <- str2lang(object$group_name)
   g <- as.character(eval(gexpr, newdata, environment(object$formula)))
-  idx <- match(g, object$group_levels)
-  if (anyNA(idx) && !allow.new.levels)
-    stop(sprintf("'newdata' has levels of '%s' not in the fit; set allow.new.levels = TRUE to predict at zero random effects",
-                 object$group_name), call. = FALSE)
+  idx <- match_levels(g, object$group_levels, object$group_name, allow.new.levels, "zero part")
   Bn <- B[ifelse(is.na(idx), 1L, idx), , drop = FALSE]
   Bn[is.na(idx), ] <- 0
   rowSums(Zn * Bn)

@@ -100,7 +100,9 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
   check_dots(..., .method = "predict.glmmgee_glmm_sparse", .allow = "new_clusters")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
-  if (isTRUE(list(...)$new_clusters)) return(predict_new_clusters(object, newdata, type))
+  if (isTRUE(list(...)$new_clusters))
+    return(predict_new_clusters(object, newdata, type, se.fit, re.form, allow.new.levels,
+                                na.action))
   bars <- selected_bars(object, re.form)
   if (is.null(newdata)) {
     eta <- object$eta_fixed

@@ -16,19 +16,21 @@ zi_random_sparse_part <- function(fit, rz, terms = fit$zterms) {
 # aux$zi$re, or a dispersion formula's, aux$disp$re) to its linear predictor
 # (logit(pi) or the log dispersion) at the data of the fit or at newdata (0
 # for new levels when allow.new.levels = TRUE); `label` names the part.
-sparse_part_re_link <- function(object, zr, newdata, allow.new.levels, label = "zero part") {
-  if (is.null(newdata)) return(as.numeric(zr$Z %*% zr$b))
+# `keep`: the part's terms kept by re.form (indices into zr$terms).
+sparse_part_re_link <- function(object, zr, newdata, allow.new.levels, label = "zero part",
+                                keep = seq_along(zr$terms)) {
+  if (is.null(newdata)) {
+    cols <- unlist(lapply(zr$terms[keep], `[[`, "columns"), use.names = FALSE)
+    return(as.numeric(zr$Z[, cols, drop = FALSE] %*% zr$b[cols]))
+  }
   env <- environment(object$formula) %||% parent.frame()
-  Z <- sparse_design_z(list(reterms = zr$terms, model = object$model), newdata, env)
+  Z <- sparse_design_z(list(reterms = zr$terms[keep], model = object$model), newdata, env)
   out <- numeric(nrow(Z))
   pos <- 0L
-  for (tm in zr$terms) {
+  for (tm in zr$terms[keep]) {
     q <- length(tm$cnames)
     g <- as.character(eval_grouping(tm$group_expr, newdata, env))
-    l <- match(g, tm$levels)
-    if (anyNA(l) && !allow.new.levels)
-      stop(sprintf("'newdata' has levels of '%s' (%s) not in the fit; set allow.new.levels = TRUE to predict at zero random effects",
-                   tm$group, label), call. = FALSE)
+    l <- match_levels(g, tm$levels, tm$group, allow.new.levels, label)
     B <- tm$b[ifelse(is.na(l), 1L, l), , drop = FALSE]
     B[is.na(l), ] <- 0
     out <- out + rowSums(Z[, pos + seq_len(q), drop = FALSE] * B)

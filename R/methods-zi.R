@@ -47,7 +47,13 @@
 #' \eqn{1/\sqrt{shape}} for Gamma), `"response"` (the
 #' mean of y: \eqn{(1-\pi)\mu} zero-inflated,
 #' \eqn{(1-\pi)\mu/(1-f(0;\mu))} hurdle), each with `re.form` as in
-#' [predict.glmmgee_glmm()]. `fitted()` and `residuals()` use the mean of y;
+#' [predict.glmmgee_glmm()], applied to every part: `NULL` keeps the random
+#' effects of all parts, `NA` (or `~ 0`) none, and a formula keeps in each
+#' part exactly the terms it names that belong to that part, a zero or
+#' dispersion term named as written in `ziformula` or `dispformula` (with
+#' `ziformula = ~ x + (1 | spp)`, `re.form = ~ (1 | site)` drops the zero
+#' part's `(1 | spp)`; `~ (1 | spp)` keeps it, and a `(1 | spp)` of
+#' `dispformula` too). A term in no part is an error. `fitted()` and `residuals()` use the mean of y;
 #' `simulate()` draws from the whole model (new random effects by default).
 #' [standardize()] and [marginal_coefs()] work on the scale of the mean of
 #' y (including the zero part), integrated over the random effect
@@ -98,7 +104,7 @@
 #'   fit <- glmm(count ~ mined + (1 | site), data = Salamanders,
 #'               ziformula = ~ mined, family = poisson, nAGQ = 1)
 #'   summary(fit)
-#'   nd <- data.frame(mined = c("yes", "no"), site = NA)
+#'   nd <- data.frame(mined = c("yes", "no"), site = "R-1")
 #'   predict(fit, nd, type = "zprob")
 #'   predict(fit, nd, type = "response", re.form = NA)
 #'   head(simulate(fit, nsim = 2, seed = 1))
@@ -113,8 +119,9 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   # On the fit's own data, the rows fitted only: the zero and dispersion
   # parts have no padding for na.exclude's rows, which the callers add.
   if (is.null(newdata)) object$na.action <- NULL
+  keep <- zi_re_selection(object, re.form)
   eta <- stats::predict(structure(object, class = base), newdata,
-                        type = "link", re.form = re.form,
+                        type = "link", re.form = keep$cond,
                         allow.new.levels = allow.new.levels)
   aux <- object$aux
   part <- function(pt, default, label) {
@@ -128,15 +135,62 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   }
   n <- length(eta)
   zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n), "ziformula")
-  if (!is.null(aux$zi$re) && !is_no_re(re.form))
+  if (length(keep$zi))
     zl <- zl + if (isTRUE(aux$zi$re$sparse)) sparse_part_re_link(object, aux$zi$re, newdata,
-                                                                  allow.new.levels)
+                                                                  allow.new.levels, keep = keep$zi)
                else zi_random_zlink_re(object, newdata, allow.new.levels)
   dl <- if (!is.null(aux$disp)) part(aux$disp, rep(aux$disp$coef[[1L]], n), "dispformula")
-  if (!is.null(aux$disp$re) && !is_no_re(re.form))
+  if (length(keep$disp))
     dl <- dl + sparse_part_re_link(object, aux$disp$re, newdata, allow.new.levels,
-                                   "dispersion formula")
+                                   "dispersion formula", keep = keep$disp)
   list(eta = unname(eta), zlink = unname(zl), dlink = unname(dl), names = names(eta))
+}
+
+# The random-effect terms of each part kept by `re.form`: `cond` the
+# re.form for the conditional part's own predict method, `zi` and `disp`
+# indices of the zero and dispersion parts' terms. NULL keeps every term
+# of every part, NA (or ~ 0) none; a formula keeps in each part exactly the
+# terms it names that belong to that part (a term is named as written in
+# its part's formula, `(1 | g)`), so one term common to two parts is kept
+# in both, and a term of no part is an error. (A formula used to select
+# among the conditional terms only and keep every zero and dispersion
+# term, which it could not name.)
+zi_re_selection <- function(object, re.form) {
+  aux <- object$aux
+  zr <- aux$zi$re
+  dr <- aux$disp$re
+  n_terms <- function(r) {
+    if (is.null(r)) 0L else if (isTRUE(r$sparse)) length(r$terms) else length(r$re_formula)
+  }
+  all_of <- list(cond = re.form, zi = seq_len(n_terms(zr)), disp = seq_len(n_terms(dr)))
+  if (is.null(re.form) || !inherits(re.form, "formula") && !is_no_re(re.form)) return(all_of)
+  if (is_no_re(re.form)) return(list(cond = re.form, zi = integer(), disp = integer()))
+  key <- function(b) paste(deparse(b, width.cutoff = 500L), collapse = "")
+  part_keys <- function(r) {
+    if (is.null(r)) return(character())
+    if (isTRUE(r$sparse))
+      return(vapply(r$terms, function(tm) key(call("|", tm$lhs, tm$group_expr)), ""))
+    vapply(r$re_formula, function(lhs) key(call("|", lhs, str2lang(object$group_name))), "")
+  }
+  cond_bars <- find_bars(object$formula)
+  keys <- list(cond = vapply(cond_bars, key, ""), zi = part_keys(zr), disp = part_keys(dr))
+  want <- vapply(find_bars(re.form), key, "")
+  none <- want[!want %in% unlist(keys)]
+  if (length(none))
+    stop(sprintf("'re.form' term(s) in no part of the model (conditional, ziformula, dispformula): %s",
+                 paste(none, collapse = ", ")), call. = FALSE)
+  sel <- lapply(keys, function(k) which(k %in% want))
+  # The zero part's effects on the conditional part's grouping factor
+  # (fitted jointly with it) form one block: all or none of its terms.
+  if (!is.null(zr) && !isTRUE(zr$sparse) && length(sel$zi) %in% seq_len(n_terms(zr) - 1L))
+    stop(sprintf(paste0("'re.form' keeps some but not all of the zero part's random-effect terms ",
+                        "on '%s' (%s), which this fit holds as one block: name all of them or none"),
+                 object$group_name, paste(keys$zi, collapse = ", ")), call. = FALSE)
+  cond <- if (length(sel$cond)) {
+    stats::as.formula(paste("~", paste0("(", keys$cond[sel$cond], ")", collapse = " + ")),
+                      env = environment(re.form))
+  } else NA
+  list(cond = cond, zi = sel$zi, disp = sel$disp)
 }
 
 # A zero or dispersion part's offset at `mf`, the part's model frame of
@@ -199,10 +253,12 @@ predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
   # newdata's rows whose prediction is missing (a missing value in a
   # variable of some part) under na.action, as predict.glmmgee_glmm():
   # na.omit drops them, na.exclude and na.pass keep them as NA. (The
-  # argument was swallowed by '...' and na.omit ignored.)
+  # argument was swallowed by '...' and na.omit ignored.) The rows are
+  # those of a missing prediction only, so se.fit does not change them (its
+  # standard errors are missing where the prediction is).
   se <- if (se.fit) stats::setNames(zi_prediction_se(object, newdata, pr, type), pr$names)
   nao <- if (!is.null(newdata)) {
-    attr(match.fun(na.action)(data.frame(fit = unname(out), se = se %||% 0)), "na.action")
+    attr(match.fun(na.action)(data.frame(fit = unname(out))), "na.action")
   }
   pad <- function(v) {
     if (is.null(newdata)) return(stats::napredict(object$na.action, v))
@@ -249,20 +305,36 @@ zi_prediction_se <- function(object, newdata, pr, type) {
   }
   n <- length(pr$eta)
   if (!is.null(a$disp_index) && is.null(Xd)) Xd <- matrix(1, n, 1L)
+  # The derivative in one predictor, at 0 where that predictor is missing:
+  # a prediction that does not depend on it (the zero probability on the
+  # count part's) has derivative exactly 0 whatever its value.
   slope <- function(part) {
     v <- pr[[part]]
+    v[is.na(v)] <- 0
     h <- 1e-5 * pmax(1, abs(v))
     up <- dn <- pr
     up[[part]] <- v + h
     dn[[part]] <- v - h
     (zi_prediction(object, up, type) - zi_prediction(object, dn, type)) / (2 * h)
   }
+  # slope times design, with the rows where the slope is 0 left at 0: there
+  # the part's design does not enter, and a missing covariate of that part
+  # (NA * 0) must not make the standard error missing.
+  grad <- function(part, Xp) {
+    s <- slope(part)
+    Gp <- s * Xp
+    Gp[!is.na(s) & s == 0, ] <- 0
+    Gp
+  }
   par <- fit_parameters(object)
   G <- matrix(0, n, length(par$theta))
-  G[, seq_len(ncol(X))] <- slope("eta") * X
-  if (!is.null(a$zi_index) && !is.null(Xz)) G[, a$zi_index] <- slope("zlink") * Xz
-  if (!is.null(a$disp_index)) G[, a$disp_index] <- slope("dlink") * Xd
-  sqrt(pmax(delta_var(G, par$vcov, par$star), 0))
+  G[, seq_len(ncol(X))] <- grad("eta", X)
+  if (!is.null(a$zi_index) && !is.null(Xz)) G[, a$zi_index] <- grad("zlink", Xz)
+  if (!is.null(a$disp_index)) G[, a$disp_index] <- grad("dlink", Xd)
+  se <- sqrt(pmax(delta_var(G, par$vcov, par$star), 0))
+  # (missing where the prediction itself is)
+  se[is.na(zi_prediction(object, pr, type))] <- NA_real_
+  se
 }
 
 # sigma for gaussian, theta for nbinom2, the shape for Gamma.

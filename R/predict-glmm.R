@@ -38,6 +38,10 @@
 #' @param type `"link"` (linear predictor) or `"response"` (mean).
 #' @param re.form Which random effects to include: `NULL` all, `NA` or
 #'   `~ 0` none, or a formula with some of the model's random-effect terms.
+#'   For a fit with random effects in `ziformula` or `dispformula` it
+#'   applies to every part: a formula keeps in each part the terms it
+#'   names that belong to that part, written as in that part's formula (see
+#'   [glmm-zero-inflation]).
 #' @param allow.new.levels If `FALSE` (the default, as in lme4), cluster
 #'   labels in `newdata` that were not in the fit are an error; if `TRUE`
 #'   they get random effects of zero.
@@ -53,7 +57,9 @@
 #' @param ... `new_clusters = TRUE`: predict each cluster of `newdata` from
 #'   its own observations (the response must be in `newdata`), with its
 #'   random effects predicted by [ranef_new()] (posterior modes, parameters
-#'   fixed) instead of taken from the fit or set to zero.
+#'   fixed) instead of taken from the fit or set to zero. Rows with a
+#'   missing value give `NA` (or are dropped, by `na.action`); `se.fit`,
+#'   `re.form` and `allow.new.levels` are errors with it.
 #' @return A numeric vector, named by the rows of `newdata` (or of the data
 #'   of the fit); with `se.fit = TRUE` a list with components `fit` and
 #'   `se.fit`.
@@ -76,7 +82,9 @@ predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "respo
   check_dots(..., .method = "predict.glmmgee_glmm", .allow = "new_clusters")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
-  if (isTRUE(list(...)$new_clusters)) return(predict_new_clusters(object, newdata, type))
+  if (isTRUE(list(...)$new_clusters))
+    return(predict_new_clusters(object, newdata, type, se.fit, re.form, allow.new.levels,
+                                na.action))
   bars <- selected_bars(object, re.form)
   cols <- bar_columns(object)[bars]
   cols <- unlist(cols, use.names = FALSE)
@@ -310,18 +318,26 @@ newdata_offset <- function(expr, data, env, n) {
 # (NA for new and missing labels). New labels are an error unless
 # `allow`, as in lme4; the error names them and points out labels that
 # match a fitted level only as numbers ("001" versus 1), the usual way a
-# whole column silently falls back to b = 0.
-match_levels <- function(g, levels, name, allow) {
+# whole column silently falls back to b = 0. A missing label is an error
+# too unless `allow` (lme4's rule): otherwise a row whose cluster was not
+# recorded would pass for a typical cluster's prediction. `part` names the
+# model part of the grouping ("zero part") where there is more than one.
+match_levels <- function(g, levels, name, allow, part = NULL) {
   if (!is.logical(allow) || length(allow) != 1L || is.na(allow))
     stop("'allow.new.levels' must be TRUE or FALSE", call. = FALSE)
   lab <- as.character(g)
   idx <- match(lab, levels)
-  new <- is.na(idx) & !is.na(lab)
-  if (!any(new) || allow) return(idx)
-  unseen <- unique(lab[new])
-  stop(sprintf(paste0("'newdata' has %d level(s) of '%s' not in the fit: %s%s. ",
+  if (allow || !anyNA(idx)) return(idx)
+  what <- if (is.null(part)) sQuote(name, FALSE) else sprintf("%s (%s)", sQuote(name, FALSE), part)
+  if (anyNA(lab))
+    stop(sprintf(paste0("'newdata' has %d missing value(s) of the grouping variable %s (row%s %s); ",
+                        "use allow.new.levels = TRUE to predict them with random effects of zero"),
+                 sum(is.na(lab)), what, if (sum(is.na(lab)) > 1L) "s" else "",
+                 paste(utils::head(which(is.na(lab)), 5L), collapse = ", ")), call. = FALSE)
+  unseen <- unique(lab[is.na(idx)])
+  stop(sprintf(paste0("'newdata' has %d level(s) of %s not in the fit: %s%s. ",
                       "Use allow.new.levels = TRUE to predict them with random effects of zero%s"),
-               length(unseen), name,
+               length(unseen), what,
                paste(sQuote(utils::head(unseen, 5L), FALSE), collapse = ", "),
                if (length(unseen) > 5L) ", ..." else "",
                number_match_hint(unseen, levels)), call. = FALSE)

@@ -380,15 +380,38 @@ ranef_new_dist <- function(fit, newdata, level) {
 }
 
 # predict(fit, newdata, new_clusters = TRUE): each cluster of newdata with
-# its own posterior mode from ranef_new().
-predict_new_clusters <- function(object, newdata, type) {
+# its own posterior mode from ranef_new(). The other arguments of predict()
+# are honoured or refused by name, never ignored: the prediction has no
+# standard error (the mode's uncertainty is not in the delta method), its
+# random effects are the new clusters' own (so no re.form), and every
+# cluster is new (so no allow.new.levels). Rows ranef_new() could not use
+# (a missing value) are kept as NA under na.pass and na.exclude and dropped
+# by na.omit, as in predict().
+predict_new_clusters <- function(object, newdata, type, se.fit = FALSE, re.form = NULL,
+                                 allow.new.levels = FALSE, na.action = stats::na.pass) {
   if (is.null(newdata))
     stop("'new_clusters = TRUE' needs 'newdata' with the new clusters' observations",
          call. = FALSE)
+  if (se.fit)
+    stop(paste0("'se.fit' is not available with new_clusters = TRUE: the delta method over the fixed ",
+                "effects would leave out the uncertainty of the new clusters' random effects ",
+                "(ranef_new() gives their modes' standard deviations)"),
+         call. = FALSE)
+  if (!is.null(re.form))
+    stop("'re.form' is not available with new_clusters = TRUE: the new clusters' own random effects are used; for none, use re.form = NA without new_clusters",
+         call. = FALSE)
+  check_flag(allow.new.levels, "allow.new.levels")
+  if (allow.new.levels)
+    stop("'allow.new.levels' is not available with new_clusters = TRUE: every cluster of 'newdata' is new and predicted from its own rows",
+         call. = FALSE)
+  if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
   p <- attr(ranef_new(object, newdata), "predictions")
-  out <- if (type == "response") p$mu else p$eta
-  names(out) <- rownames(p)
-  out
+  rn <- rownames(newdata)
+  out <- rep(NA_real_, length(rn))
+  out[match(rownames(p), rn)] <- if (type == "response") p$mu else p$eta
+  names(out) <- rn
+  nao <- attr(match.fun(na.action)(data.frame(fit = out)), "na.action")
+  if (is.null(nao)) out else stats::napredict(nao, out[-nao])
 }
 
 # The model-frame formula of the new rows: the fit's formula with its bars

@@ -37,9 +37,13 @@
 #'   random effects, and levels not seen are an error naming them unless
 #'   `allow.new.levels = TRUE`, which draws new random effects for them from
 #'   the fitted distribution (lme4 gives them zero instead). Rows with missing
-#'   values give `NA`.
+#'   values give `NA`, except a missing grouping label, which is an error
+#'   unless `allow.new.levels = TRUE` (then its random effects are zero, as
+#'   in [predict()]).
 #' @param allow.new.levels With `newdata` and `re.form = NULL`: draw random
 #'   effects for grouping levels not in the fit (`TRUE`) or stop (`FALSE`).
+#'   With `newdata` and either `re.form`: `TRUE` gives rows with a missing
+#'   grouping label random effects of zero, `FALSE` stops.
 #' @param weights With `newdata`: prior weights of its rows (for binomial,
 #'   the numbers of trials). By default the fit's `weights` argument
 #'   evaluated in `newdata` when its variables are there, times, for a

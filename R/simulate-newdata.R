@@ -17,13 +17,16 @@ simulate_newdata <- function(object, nsim, seed, new_re, newdata, allow.new.leve
   n <- nrow(data)
   # The fixed part on the rows with every value (predict() on none at all,
   # as for zero rows or a spline of missing values, fails): NA elsewhere.
-  full <- !seq_len(n) %in% as.integer(simulate_newdata_rows(object, data, stats::na.omit, env)$na.action)
+  # (Grouping labels are not its variables: a missing one, allowed by
+  # allow.new.levels, still has a fixed part.)
+  full <- !seq_len(n) %in% as.integer(simulate_newdata_rows(object, data, stats::na.omit, env,
+                                                            grouping = FALSE)$na.action)
   eta0 <- rep(NA_real_, n)
   if (any(full))
     eta0[full] <- unname(quiet_binlog_over(
       stats::predict(object, newdata = data[full, , drop = FALSE], re.form = NA, type = "link")))
   terms <- newdata_re_terms(object, data, env)
-  if (!new_re) check_new_levels(terms, allow.new.levels)
+  check_new_levels(terms, allow.new.levels, new_re)
   w <- newdata_prior_weights(object, data, env, weights)
   rs <- simulate_seed(seed)
   if (!is.null(rs$old)) on.exit(assign(".Random.seed", rs$old, envir = globalenv()))
@@ -47,13 +50,15 @@ simulate_newdata <- function(object, nsim, seed, new_re, newdata, allow.new.leve
 }
 
 # The rows of newdata kept by na.action over every variable the simulation
-# uses (fixed part, random-effect terms, grouping factors, offset).
-simulate_newdata_rows <- function(object, newdata, na.action, env) {
+# uses (fixed part, random-effect terms, grouping factors unless not
+# `grouping`, offset).
+simulate_newdata_rows <- function(object, newdata, na.action, env, grouping = TRUE) {
   exprs <- list(stats::formula(stats::delete.response(object$terms))[[2L]])
   if (inherits(object, "glmmgee_glmm_sparse")) {
-    for (tm in object$reterms) exprs <- c(exprs, list(tm$lhs, tm$group_expr))
+    for (tm in object$reterms)
+      exprs <- c(exprs, list(tm$lhs), if (grouping) list(tm$group_expr))
   } else {
-    exprs <- c(exprs, object$re_formula, list(str2lang(object$group_name)))
+    exprs <- c(exprs, object$re_formula, if (grouping) list(str2lang(object$group_name)))
   }
   if (!is.null(object$call$offset)) exprs <- c(exprs, list(object$call$offset))
   rows_with_values(exprs, newdata, na.action, env)
@@ -94,12 +99,20 @@ newdata_re_terms <- function(object, data, env) {
             b = object$ranef$mode, Lambda = object$Lambda))
 }
 
-# re.form = NULL: levels of newdata not in the fit are an error naming them
-# unless allow.new.levels.
-check_new_levels <- function(terms, allow) {
+# Levels of newdata not in the fit (re.form = NULL only: with new random
+# effects every level is drawn anew) and missing labels (either way: a row
+# of no known cluster) are an error naming them unless allow.new.levels,
+# as in predict().
+check_new_levels <- function(terms, allow, new_re = FALSE) {
   if (allow) return(invisible(NULL))
   for (tm in terms) {
     lab <- tm$labels
+    if (anyNA(lab))
+      stop(sprintf(paste0("'newdata' has %d missing value(s) of the grouping variable '%s'; use ",
+                          "allow.new.levels = TRUE to give them random effects of zero, or ",
+                          "na.action = na.omit to drop them"), sum(is.na(lab)), tm$name),
+           call. = FALSE)
+    if (new_re) next
     unseen <- unique(lab[!is.na(lab) & !(lab %in% tm$levels)])
     if (length(unseen))
       stop(sprintf(paste0("'newdata' has %d level(s) of '%s' not in the fit: %s%s. With re.form = NULL ",
@@ -126,7 +139,11 @@ newdata_re_draw <- function(tm, new_re) {
     seen <- !is.na(idx)
     B[seen, ] <- tm$b[idx[seen], , drop = FALSE]
   }
-  rowSums(tm$Z * B[match(lab, lev), , drop = FALSE])
+  B <- B[match(lab, lev), , drop = FALSE]
+  # A missing label (allowed by allow.new.levels): random effects of zero,
+  # as predict() gives it.
+  B[is.na(lab), ] <- 0
+  rowSums(tm$Z * B)
 }
 
 # Prior weights of the new rows: the `weights` argument, else the fit's

@@ -918,3 +918,17 @@ test_that("quadrature beside a zero part: a first search that runs far out is re
   expect_lt(abs(ck$difference), 0.05)
   expect_lt(max(abs(ck$shift$shift_se)), 0.1)
 })
+
+test_that("predict(newdata): a missing label of the dispersion formula's grouping is an error unless allowed", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  f <- glmm(count ~ mined + (1 | site), data = Salamanders, dispformula = ~ 1 + (1 | spp),
+            family = nbinom2(), nAGQ = 1)
+  nd <- data.frame(mined = "no", site = "R-1", spp = c(NA, "GP"))
+  expect_error(predict(f, nd, type = "disp"),
+               "missing value\\(s\\) of the grouping variable 'spp' \\(dispersion formula\\)")
+  a <- predict(f, nd, type = "disp", allow.new.levels = TRUE)
+  expect_equal(a[[1L]], predict(f, nd, type = "disp", re.form = ~ (1 | site))[[1L]])
+  # re.form names the dispersion term as written in dispformula.
+  expect_equal(predict(f, nd[2L, ], type = "disp", re.form = ~ (1 | spp)), a[2L])
+})

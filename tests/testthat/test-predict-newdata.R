@@ -99,3 +99,46 @@ test_that("predict(newdata) with a new level of a factor in a random-effect term
   expect_equal(unname(predict(f3, newdata = d[1:3, ])), unname(predict(f3)[1:3]), tolerance = 1e-10)
   expect_equal(unname(predict(f1, newdata = d[1:3, ])), unname(predict(f1)[1:3]), tolerance = 1e-10)
 })
+
+test_that("a missing grouping label in newdata is an error naming the variable unless allow.new.levels = TRUE", {
+  # (It was predicted silently as a typical cluster, b = 0, on every route.)
+  fc <- glmm(incidence ~ period + (1 | herd), data = lme4::cbpp, family = poisson, nAGQ = 1)
+  nd <- data.frame(period = factor(1:2), herd = factor(c(NA, "1")))
+  msg <- "missing value\\(s\\) of the grouping variable 'herd'.*allow.new.levels = TRUE"
+  expect_error(predict(fc, nd), msg)
+  expect_error(predict(fc, nd, type = "response", re.form = ~ (1 | herd)), msg)
+  expect_equal(unname(predict(fc, nd, allow.new.levels = TRUE)),
+               c(unname(predict(fc, nd[1, ], re.form = NA)), unname(predict(fc, nd[2, ]))))
+  # na.omit drops the row, as any row with a missing value of the prediction.
+  expect_identical(names(predict(fc, nd, na.action = na.omit)), "2")
+  # Several terms (the sparse engine).
+  cb <- lme4::cbpp
+  cb$obs <- factor(seq_len(nrow(cb)))
+  fs <- suppressWarnings(glmm(incidence ~ period + (1 | herd) + (1 | obs), data = cb, family = poisson))
+  nds <- data.frame(period = factor(1:2), herd = factor(c("2", "1")), obs = factor(c(NA, "3")))
+  expect_error(predict(fs, nds), "grouping variable 'obs'")
+  expect_equal(unname(predict(fs, nds, allow.new.levels = TRUE)[1L]),
+               unname(predict(fs, nds[1L, ], re.form = ~ (1 | herd))))
+  # Nested grouping factors (the nested quadrature engine).
+  set.seed(4)
+  d <- expand.grid(patient = 1:4, ward = 1:4, hospital = 1:20)
+  d$x <- rnorm(nrow(d))
+  u <- rnorm(20)[d$hospital] + 1.5 * rnorm(80)[(d$hospital - 1) * 4 + d$ward]
+  d$y <- rbinom(nrow(d), 1, plogis(-0.5 + d$x + u))
+  fn <- glmm(y ~ x + (1 | hospital/ward), data = d, family = binomial, nAGQ = 3)
+  ndn <- data.frame(x = 0, hospital = c(1, 2), ward = c(NA, 1))
+  expect_error(predict(fn, ndn), "missing value\\(s\\) of the grouping variable 'ward:hospital'")
+  expect_true(all(is.finite(predict(fn, ndn, allow.new.levels = TRUE))))
+  # A known covariance matrix over the levels.
+  set.seed(2)
+  L <- matrix(rnorm(30 * 5), 30, 5) / sqrt(5)
+  rownames(L) <- paste0("id", 1:30)
+  K <- tcrossprod(L) + diag(0.2, 30)
+  dk <- data.frame(id = factor(rep(rownames(L), each = 4), levels = rownames(L)), x = rnorm(120))
+  dk$y <- rpois(120, exp(0.2 + 0.4 * dk$x + drop(t(chol(K)) %*% rnorm(30))[as.integer(dk$id)]))
+  fk <- glmm(y ~ x + (1 | id), dk, family = poisson, covariance = list(id = K))
+  ndk <- data.frame(x = 0, id = c(NA, "id1"))
+  expect_error(predict(fk, ndk), "missing value\\(s\\) of the grouping variable 'id'")
+  expect_equal(unname(predict(fk, ndk, allow.new.levels = TRUE)[1L]),
+               unname(predict(fk, ndk, re.form = NA)[1L]))
+})

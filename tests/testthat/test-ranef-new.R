@@ -150,6 +150,39 @@ test_that("predict(new_clusters = TRUE) uses each cluster's own observations", {
                tolerance = 1e-8)
 })
 
+test_that("predict(new_clusters = TRUE) honours na.action and refuses the arguments it cannot honour", {
+  # (It returned its predictions before looking at se.fit, re.form,
+  # allow.new.levels and na.action, and dropped rows with a missing value
+  # under the default na.pass.)
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  fc <- glmm(incidence ~ period + (1 | herd), data = cbpp, family = poisson, nAGQ = 1)
+  nd <- cbpp[cbpp$herd %in% c("1", "2"), ]
+  nd$herd <- factor(paste0("n", nd$herd))
+  expect_error(predict(fc, nd, new_clusters = TRUE, se.fit = TRUE),
+               "'se.fit' is not available with new_clusters = TRUE")
+  expect_error(predict(fc, nd, new_clusters = TRUE, re.form = NA),
+               "'re.form' is not available with new_clusters = TRUE")
+  expect_error(predict(fc, nd, new_clusters = TRUE, allow.new.levels = TRUE),
+               "'allow.new.levels' is not available with new_clusters = TRUE")
+  nd$period[2] <- NA
+  p <- predict(fc, nd, new_clusters = TRUE)
+  expect_identical(names(p), rownames(nd))
+  expect_true(is.na(p[[2L]]))
+  expect_false(anyNA(p[-2L]))
+  expect_identical(names(predict(fc, nd, new_clusters = TRUE, na.action = na.omit)), rownames(nd)[-2L])
+  expect_equal(predict(fc, nd, new_clusters = TRUE, na.action = na.exclude), p)
+  expect_error(predict(fc, nd, new_clusters = TRUE, na.action = na.fail), "missing values")
+  # Several terms: the same rules.
+  cbpp$obs <- factor(seq_len(nrow(cbpp)))
+  fs <- suppressWarnings(glmm(incidence ~ period + (1 | herd) + (1 | obs), data = cbpp,
+                              family = poisson))
+  expect_error(predict(fs, cbpp, new_clusters = TRUE, se.fit = TRUE), "'se.fit'")
+  nds <- cbpp
+  nds$period[3] <- NA
+  expect_length(predict(fs, nds, new_clusters = TRUE), nrow(nds))
+})
+
 test_that("ranef(newdata =) is refused where new clusters' effects are not available, never ignored", {
   skip_if_not_installed("glmmTMB")
   data(Salamanders, package = "glmmTMB", envir = environment())

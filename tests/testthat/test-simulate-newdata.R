@@ -123,3 +123,15 @@ test_that("predict()/simulate() on new rows whose covariate column is all NA (lo
   s <- simulate(f2, nsim = 1, seed = 1, newdata = nd2)
   expect_true(is.na(s[1, 1]) && is.finite(s[2, 1]))
 })
+
+test_that("simulate(newdata) takes a missing grouping label as predict() does", {
+  fc <- glmm(incidence ~ period + (1 | herd), data = lme4::cbpp, family = poisson, nAGQ = 1)
+  nd <- data.frame(period = factor(1:2), herd = factor(c(NA, "1")), incidence = 0, size = 5)
+  msg <- "missing value\\(s\\) of the grouping variable 'herd'"
+  expect_error(simulate(fc, newdata = nd, re.form = NULL, seed = 1), msg)
+  expect_error(simulate(fc, newdata = nd, seed = 1), msg)
+  # allowed: the row is simulated with random effects of zero (it was NA).
+  s <- simulate(fc, newdata = nd, re.form = NULL, allow.new.levels = TRUE, seed = 1, nsim = 3)
+  expect_false(anyNA(unlist(s)))
+  expect_identical(nrow(simulate(fc, newdata = nd, seed = 1, na.action = na.omit)), 1L)
+})

@@ -362,3 +362,47 @@ test_that("a profile that meets points without a value ends there instead of sto
   est <- attr(VarCorr(fit)[["disp~g"]], "stddev")[[1]]
   expect_true(is.finite(ci[3, 1]) && ci[3, 1] < est)
 })
+
+test_that("predict(re.form = <formula>) selects the random-effect terms of every part", {
+  # (A formula kept every zero and dispersion term, which it could not name.)
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  f <- glmm(count ~ mined + (1 | site), data = Salamanders, ziformula = ~ mined + (1 | spp),
+            dispformula = ~ 1 + (1 | spp), family = nbinom2(), nAGQ = 1)
+  nd <- data.frame(mined = "no", site = "R-1", spp = "GP")
+  p <- function(type, re.form) unname(predict(f, nd, type = type, re.form = re.form))
+  for (type in c("zprob", "disp")) {
+    # ~ (1 | site): the conditional term only, the others' at zero.
+    expect_equal(p(type, ~ (1 | site)), p(type, NA))
+    # ~ (1 | spp): the zero and the dispersion part's term, named as written.
+    expect_equal(p(type, ~ (1 | spp)), p(type, NULL))
+    expect_false(isTRUE(all.equal(p(type, NA), p(type, NULL))))
+  }
+  expect_equal(p("link", ~ (1 | spp)), p("link", NA))
+  expect_equal(p("link", ~ (1 | site)), p("link", NULL))
+  expect_equal(p("response", ~ (1 | site) + (1 | spp)), p("response", NULL))
+  # On the data of the fit too.
+  expect_equal(predict(f, type = "zprob", re.form = ~ (1 | site)), predict(f, type = "zprob", re.form = NA))
+  expect_error(predict(f, nd, re.form = ~ (1 | pond)), "'re.form' term\\(s\\) in no part of the model.*1 \\| pond")
+  # A missing label of the zero and dispersion parts' grouping: an error
+  # naming it and the part, zero effects with allow.new.levels = TRUE.
+  na_spp <- data.frame(mined = "no", site = "R-1", spp = NA)
+  expect_error(predict(f, na_spp, type = "zprob"),
+               "missing value\\(s\\) of the grouping variable 'spp' \\(zero part\\)")
+  expect_error(predict(f, na_spp, type = "zprob", re.form = ~ (1 | site) + (1 | spp)), "'spp' \\(zero part\\)")
+  expect_error(predict(f, na_spp, type = "disp", re.form = ~ (1 | spp)), "'spp' \\(zero part\\)")
+  expect_equal(unname(predict(f, na_spp, type = "zprob", allow.new.levels = TRUE)), p("zprob", NA))
+  expect_equal(unname(predict(f, na_spp, type = "zprob", re.form = ~ (1 | site))), p("zprob", NA))
+})
+
+test_that("a missing grouping label of a zero part on the conditional factor is an error unless allowed", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  g <- glmm(count ~ mined + (1 | site), data = Salamanders, ziformula = ~ mined + (1 | site),
+            family = poisson, nAGQ = 1)
+  nd <- data.frame(mined = "no", site = c(NA, "R-1"))
+  expect_error(predict(g, nd, type = "zprob"), "missing value\\(s\\) of the grouping variable 'site'")
+  expect_error(predict(g, nd, type = "zprob", re.form = ~ (1 | site)), "grouping variable 'site'")
+  expect_equal(unname(predict(g, nd, type = "zprob", allow.new.levels = TRUE))[1L],
+               unname(predict(g, nd[1L, ], type = "zprob", re.form = NA)))
+})

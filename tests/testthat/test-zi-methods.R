@@ -46,7 +46,11 @@ test_that("predict() of a two-part fit honours na.action; ordinal simulate() tak
   # na.omit was swallowed by '...': the NA row stayed.
   expect_equal(predict(f, nd, na.action = na.omit), full[-2])
   expect_equal(predict(f, nd, na.action = na.exclude), full)
+  # The zero probability does not depend on cover: its row stays (with or
+  # without se.fit, see below).
   p <- predict(f, nd, na.action = na.omit, se.fit = TRUE, type = "zprob")
+  expect_length(p$fit, 4L)
+  p <- predict(f, nd, na.action = na.omit, se.fit = TRUE)
   expect_length(p$fit, 3L)
   expect_error(predict(f, nd, na.action = na.fail), "missing values")
   # The one-factor fit's answer for the same rows.
@@ -63,6 +67,47 @@ test_that("predict() of a two-part fit honours na.action; ordinal simulate() tak
   expect_false(identical(simulate(fo, nsim = 3, seed = 1, re.form = NULL),
                          simulate(fo, nsim = 3, seed = 1)))
   expect_error(simulate(fo, re.form = "x"), "'re.form'")
+})
+
+test_that("predict() of a two-part fit: zero rows give none; na.omit drops the same rows with se.fit", {
+  # (Its na.action ran over the predictions and their standard errors, a
+  # data frame that could not be built from zero rows, and which dropped a
+  # row whose prediction was there but whose standard error was not.)
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  f <- glmm(count ~ mined + cover + (1 | site), data = Salamanders, ziformula = ~ mined,
+            family = poisson, nAGQ = 1)
+  nd <- data.frame(mined = c("yes", "no"), cover = c(NA, 1), site = c("R-1", "R-2"))
+  for (type in c("zprob", "response", "link")) {
+    expect_length(predict(f, nd[0, ], type = type), 0L)
+    expect_length(predict(f, nd[0, ], type = type, se.fit = TRUE)$se.fit, 0L)
+  }
+  for (type in c("zprob", "response")) {
+    a <- predict(f, nd, type = type, na.action = na.omit)
+    b <- predict(f, nd, type = type, na.action = na.omit, se.fit = TRUE)
+    expect_identical(names(b$fit), names(a))
+    expect_identical(names(b$se.fit), names(a))
+  }
+  expect_length(predict(f, nd, type = "zprob", na.action = na.omit, se.fit = TRUE)$fit, 2L)
+})
+
+test_that("predict(se.fit = TRUE) of a two-part fit: a standard error is missing only with its own inputs", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  f <- glmm(count ~ mined + cover + (1 | site), data = Salamanders, ziformula = ~ mined,
+            family = poisson, nAGQ = 1)
+  nd <- data.frame(mined = c("yes", "no"), cover = c(NA, 1), site = c("R-1", "R-2"))
+  # The zero probability does not depend on cover: its standard error is
+  # not missing where cover is (it was NA, NA * 0 in the gradient).
+  p <- predict(f, nd, type = "zprob", se.fit = TRUE)
+  expect_false(anyNA(p$fit))
+  expect_false(anyNA(p$se.fit))
+  with_cover <- transform(nd, cover = 5)
+  expect_equal(p$se.fit, predict(f, with_cover, type = "zprob", se.fit = TRUE)$se.fit,
+               tolerance = 1e-8)
+  # The mean of y depends on both parts: missing with cover.
+  r <- predict(f, nd, type = "response", se.fit = TRUE)
+  expect_identical(is.na(r$se.fit), c(`1` = TRUE, `2` = FALSE))
 })
 
 test_that("coef() of a two-part fit's summary gives each part's table, as glmmTMB's does", {
