@@ -20,8 +20,8 @@
 # Laplace, nAGQ = 1, invariant to the map); adaptive quadrature with
 # nAGQ > 1 is not invariant to a shift of the columns (its grid follows the
 # Cholesky factor of the modes' curvature), so there the term is centred on
-# that route (cs2_centring_one(), below).
-cs2_far_terms <- function(re, keep, one = FALSE) {
+# that route (cs_pair_centring_one(), below).
+cs_pair_far_terms <- function(re, keep, one = FALSE) {
   off <- c(0L, cumsum(re$block_sizes))
   out <- integer()
   for (k in seq_along(re$terms)) {
@@ -34,7 +34,7 @@ cs2_far_terms <- function(re, keep, one = FALSE) {
 }
 
 # `re` with the terms `idx` searched as unstructured terms.
-cs2_as_us <- function(re, idx) {
+cs_pair_as_us <- function(re, idx) {
   for (k in idx) {
     re$terms[[k]]$kind <- "us"
     re$terms[[k]]$struct <- covstruct("us", 2L)
@@ -49,7 +49,7 @@ cs2_as_us <- function(re, idx) {
 # exact where rho is within rounding of -1 or 1, as a column far from zero
 # makes it (1 + rho of 1e-13), where log((1 + rho) / (1 - rho)) loses its
 # digits.
-cs2_from_lambda <- function(l) {
+cs_pair_from_lambda <- function(l) {
   l11 <- l[1L]; l21 <- l[2L]; l22 <- l[3L]
   sg <- if (l11 < 0) -1 else 1
   n2 <- l21^2 + l22^2
@@ -63,52 +63,52 @@ cs2_from_lambda <- function(l) {
 
 # Maps a fit whose terms `idx` were searched unstructured (after its
 # centring and scaling were mapped back) to cs() parameters on `re` (the
-# user's terms); a term on the boundary by cs2_back_boundary().
-cs2_back <- function(fit, idx, re) {
+# user's terms); a term on the boundary by cs_pair_back_boundary().
+cs_pair_back <- function(fit, idx, re) {
   p <- length(fit$beta)
   k0 <- structure_blocks(re$terms)
   th_s <- attr(fit$structures, "theta")
   V_s <- attr(fit$structures, "cov_theta")
   for (k in idx) {
     is <- p + k0[[k]]
-    r <- cs2_to_cs(fit, is, th_s[is], p, th_s, V_s)
+    r <- cs_pair_to_cs(fit, is, th_s[is], p, th_s, V_s)
     if (is.null(r)) return(NULL)
     fit <- r$fit
     th_s <- r$th_s
     V_s <- r$V_s
   }
   fit <- covstruct_restate(fit, re, k0, p, th_s, V_s)
-  fit$optinfo$cs2_unstructured <- vapply(re$terms[idx], `[[`, "", "label")
+  fit$optinfo$cs_pair_unstructured <- vapply(re$terms[idx], `[[`, "", "label")
   fit
 }
 
 # One centred term's Lambda entries `l` (its parameters at `is`, after the p
 # fixed effects) carried to cs()'s parameters: on the boundary by
-# cs2_back_boundary(), else by cs2_from_lambda() and its Jacobian times the
+# cs_pair_back_boundary(), else by cs_pair_from_lambda() and its Jacobian times the
 # factors `J0` of d l / d the parameters searched (none when they are l);
 # th_s and V_s, the structures' parameters and covariance, updated. NULL
 # where the map fails.
-cs2_to_cs <- function(fit, is, l, p, th_s, V_s, J0 = list()) {
+cs_pair_to_cs <- function(fit, is, l, p, th_s, V_s, J0 = list()) {
   if (any(fit$on_boundary[is]) || abs(l[1L]) < 1e-8 || abs(l[3L]) < 1e-8 * sqrt(sum(l[2:3]^2))) {
-    fit <- cs2_back_boundary(fit, is, l, p)
-    th_s[is] <- attr(fit, "cs2_par")
-    attr(fit, "cs2_par") <- NULL
+    fit <- cs_pair_back_boundary(fit, is, l, p)
+    th_s[is] <- attr(fit, "cs_pair_par")
+    attr(fit, "cs_pair_par") <- NULL
     if (!is.null(V_s)) V_s[is, ] <- V_s[, is] <- NA_real_
     return(list(fit = fit, th_s = th_s, V_s = V_s))
   }
-  mp <- cs2_from_lambda(l)
+  mp <- cs_pair_from_lambda(l)
   if (!all(is.finite(mp$par))) return(NULL)
   J <- mp$J
   for (A in J0) J <- J %*% A
   th_s[is] <- mp$par
   if (!is.null(V_s)) V_s <- jacobian_rows(V_s, is, J)
   fit <- remap_curvature(fit, is, solve(J))
-  list(fit = cs2_reml_theta(fit, is, mp$par, p), th_s = th_s, V_s = V_s)
+  list(fit = cs_pair_reml_theta(fit, is, mp$par, p), th_s = th_s, V_s = V_s)
 }
 
 # REML's record of the search's relative parameters: cs()'s at `is`, the
 # log standard deviations less log(sigma).
-cs2_reml_theta <- function(fit, is, par, p) {
+cs_pair_reml_theta <- function(fit, is, par, p) {
   if (!is.null(fit$optinfo$reml$theta))
     fit$optinfo$reml$theta[is - p] <- par - c(log(fit$sigma), log(fit$sigma), 0)
   fit
@@ -125,7 +125,7 @@ cs2_reml_theta <- function(fit, is, par, p) {
 # entries to 1e-12); those parameters are on the boundary, and the term's
 # parameters have no curvature or standard errors (NA), as for other
 # singular fits. The centred fit's singular-fit warning stays.
-cs2_back_boundary <- function(fit, is, l, p) {
+cs_pair_back_boundary <- function(fit, is, l, p) {
   D <- c(l[1L]^2, l[1L] * l[2L], l[2L]^2 + l[3L]^2)
   s <- sqrt(D[c(1L, 3L)])
   zero <- s <= 1e-8 * max(s)
@@ -138,14 +138,14 @@ cs2_back_boundary <- function(fit, is, l, p) {
   fit$singular <- TRUE
   if (!is.null(fit$hessian)) fit$hessian[is, ] <- fit$hessian[, is] <- NA_real_
   if (!is.null(fit$gradient)) fit$gradient[is] <- 0
-  fit <- cs2_reml_theta(fit, is, par, p)
-  attr(fit, "cs2_par") <- par
+  fit <- cs_pair_reml_theta(fit, is, par, p)
+  attr(fit, "cs_pair_par") <- par
   fit
 }
 
 # The warning where a far-off two-column cs() is fitted on the user's
 # design (its centred fit ended on the boundary).
-cs2_far_warning <- function(re, idx) {
+cs_pair_far_warning <- function(re, idx) {
   sprintf(paste0("%s: a column is far from zero relative to its spread, and this cs() term was ",
                  "fitted on the columns as given, where the search can stop below the optimum; ",
                  "a two-column cs() is the unstructured term %s, which is fitted on its centred ",
@@ -424,7 +424,7 @@ covstruct_sigma_null_se <- function(sf) {
 # lmm_z_centring()) and mapped back: it is again a two-column cs(), whose
 # parameters are fitted there, carried to Lambda* = chol(D*), to the
 # user's Lambda = T^-1 Lambda* W (an LQ factor, lambda_map()) and to cs()'s
-# parameters (cs2_from_lambda()), each step with its exact Jacobian. The
+# parameters (cs_pair_from_lambda()), each step with its exact Jacobian. The
 # quadrature then runs on the standardized effects u = W' u* of the
 # centred columns, as the unstructured route's does: a shift of the
 # columns changes adaptive quadrature's product grid (not its Laplace
@@ -432,7 +432,7 @@ covstruct_sigma_null_se <- function(sf) {
 # model on the covariate centred, in any units.
 # NULL when no term needs it, else `re` with those terms' columns centred
 # and, per term, its index, columns and maps.
-cs2_centring_one <- function(re, idx) {
+cs_pair_centring_one <- function(re, idx) {
   off <- c(0L, cumsum(re$block_sizes))
   cen <- list()
   for (k in idx) {
@@ -453,9 +453,9 @@ cs2_centring_one <- function(re, idx) {
 
 # Maps a covstruct_fit() on cen$re's centred columns to the user's `re`;
 # a centred term on the boundary (a zero standard deviation or |rho| = 1,
-# where the map is not smooth) by cs2_back_boundary(). NULL when the map
+# where the map is not smooth) by cs_pair_back_boundary(). NULL when the map
 # fails.
-cs2_uncentre_one <- function(fit, cen, re) {
+cs_pair_uncentre_one <- function(fit, cen, re) {
   p <- fit$p
   k0 <- structure_blocks(re$terms)
   k_re <- lapply(k0, `+`, p)
@@ -474,7 +474,7 @@ cs2_uncentre_one <- function(fit, cen, re) {
     mp <- lambda_map(Ls, ce$Ti, 2L, lt)
     # d cs / d cs*: through Lambda's entries and Lambda*'s (on the
     # boundary, D of rank 1, read off as on the sparse route).
-    r <- cs2_to_cs(fit, is, mp$L[lt], p, th_s, V_s,
+    r <- cs_pair_to_cs(fit, is, mp$L[lt], p, th_s, V_s,
                    J0 = list(mp$J, lm_s$J[l0[[ce$term]], k0[[ce$term]], drop = FALSE]))
     if (is.null(r)) return(NULL)
     fit <- r$fit
@@ -502,6 +502,6 @@ cs2_uncentre_one <- function(fit, cen, re) {
   }
   fit <- covstruct_restate(fit, re, k0, p, th_s, V_s)
   fit$modes <- rotate_summaries(fit$modes, t(Wf))
-  fit$optinfo$cs2_centred <- vapply(re$terms[vapply(cen$terms, `[[`, 1L, "term")], `[[`, "", "label")
+  fit$optinfo$cs_pair_centred <- vapply(re$terms[vapply(cen$terms, `[[`, 1L, "term")], `[[`, "", "label")
   fit
 }

@@ -298,10 +298,10 @@ glmm_covstruct <- function(s, mf, re, fx, ck) {
   # which the sparse route centres and maps back (covstruct-cs-two-columns.R). Where
   # that route's Laplace approximation is this route's likelihood (gaussian
   # identity, exact; or nAGQ = 1) the fit goes there; otherwise it is
-  # centred here (cs2_centring_one()), and warns only where that fit ended
+  # centred here (cs_pair_centring_one()), and warns only where that fit ended
   # on the boundary.
-  cs2 <- cs2_far_terms(re, resp$weights > 0, one = TRUE)
-  if (length(cs2) && (identical(as.numeric(nAGQ), 1) || is.null(nAGQ) &&
+  cs_pair <- cs_pair_far_terms(re, resp$weights > 0, one = TRUE)
+  if (length(cs_pair) && (identical(as.numeric(nAGQ), 1) || is.null(nAGQ) &&
                        identical(family$family, "gaussian") && identical(family$link, "identity")))
     return(glmm_sparse_covstruct(formula, mf, family, control, s$call, s$fenv, penalty,
                                  start = s$start))
@@ -316,17 +316,17 @@ glmm_covstruct <- function(s, mf, re, fx, ck) {
     fit
   }
   # Otherwise (adaptive quadrature) such a cs() is integrated on its
-  # centred columns and mapped back, on the boundary too (cs2_centring_one()).
+  # centred columns and mapped back, on the boundary too (cs_pair_centring_one()).
   # A `start` is in cs()'s parameters, not the centred term's: the fit on
   # the user's columns from it ended 0.107 below the fit without one.
-  if (length(cs2) && !is.null(s$start))
+  if (length(cs_pair) && !is.null(s$start))
     stop(sprintf(paste0("'start' is not available for %s: a two-column cs() term with a column ",
                         "far from zero is integrated by quadrature on its centred columns, whose ",
                         "parameters are not cs()'s; leave 'start' out, or centre the covariate"),
-                 re$terms[[cs2[[1L]]]]$label), call. = FALSE)
-  cen <- if (length(cs2)) cs2_centring_one(re, cs2)
-  fit <- if (!is.null(cen)) tryCatch(cs2_uncentre_one(fit_one(cen$re), cen, re), error = function(e) NULL)
-  if (!is.null(fit)) cs2 <- integer()
+                 re$terms[[cs_pair[[1L]]]]$label), call. = FALSE)
+  cen <- if (length(cs_pair)) cs_pair_centring_one(re, cs_pair)
+  fit <- if (!is.null(cen)) tryCatch(cs_pair_uncentre_one(fit_one(cen$re), cen, re), error = function(e) NULL)
+  if (!is.null(fit)) cs_pair <- integer()
   fit <- fit %||% fit_one(re)
   sep <- penalized_separation(sep, penalty)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
@@ -335,7 +335,7 @@ glmm_covstruct <- function(s, mf, re, fx, ck) {
   obj <- covstruct_object(obj, fit)
   unid <- residual_unidentified(re, family, resp$weights, obj$structures)
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
-  if (length(cs2)) extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))
+  if (length(cs_pair)) extra_warn <- c(extra_warn, cs_pair_far_warning(re, cs_pair))
   finish_glmm(obj, sep, c(extra_warn, unid))
 }
 

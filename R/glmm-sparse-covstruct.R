@@ -131,12 +131,12 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   # engine refuses slopes far from zero, nested_refuse_far_slope(). A
   # rescaling of columns leaves Z Lambda, and the value, as they are.)
   re_user <- re
-  cs2 <- if (nAGQ == 1L) cs2_far_terms(re, resp$weights > 0) else integer()
-  if (length(cs2) && !is.null(start)) {
-    extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))
-    cs2 <- integer()
+  cs_pair <- if (nAGQ == 1L) cs_pair_far_terms(re, resp$weights > 0) else integer()
+  if (length(cs_pair) && !is.null(start)) {
+    extra_warn <- c(extra_warn, cs_pair_far_warning(re, cs_pair))
+    cs_pair <- integer()
   }
-  if (length(cs2)) re <- cs2_as_us(re, cs2)
+  if (length(cs_pair)) re <- cs_pair_as_us(re, cs_pair)
   zs <- covstruct_z_scaling(re, resp$weights > 0, plain = !profiled)
   re_fit <- zs$re %||% re
   zc <- if (is.null(start) && nAGQ == 1L) lmm_sparse_centring(re_fit, resp$weights > 0)
@@ -147,24 +147,24 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
     # move under the map); otherwise the fit on the user's design.
     # A two-column cs() term (searched unstructured) is mapped on the
     # boundary too: its D is then of rank 1 in either basis, which
-    # cs2_back_boundary() reads off (covstruct-cs-two-columns.R).
+    # cs_pair_back_boundary() reads off (covstruct-cs-two-columns.R).
     ct <- vapply(zc$terms, `[[`, 1L, "term")
-    is <- ncol(X) + unlist(structure_blocks(re$terms)[setdiff(ct, cs2)])
+    is <- ncol(X) + unlist(structure_blocks(re$terms)[setdiff(ct, cs_pair)])
     fit <- if (fit$optinfo$convergence == 0L && !any(fit$on_boundary[is]))
       tryCatch(covstruct_uncentre_z(fit, zc, re_fit), error = function(e) NULL)
   }
   fit <- fit %||% fit_on(re_fit, zs)
   if (!is.null(zs)) fit <- covstruct_unscale_z(fit, zs, re)
-  if (length(cs2)) {
+  if (length(cs_pair)) {
     # Mapped to cs()'s parameters when interior; otherwise cs() on the
     # user's design, with a warning that it may have stopped short.
-    fit <- cs2_back(fit, cs2, re_user)
+    fit <- cs_pair_back(fit, cs_pair, re_user)
     re <- re_user
     if (is.null(fit)) {
       zs <- covstruct_z_scaling(re, resp$weights > 0, plain = !profiled)
       fit <- fit_on(zs$re %||% re)
       if (!is.null(zs)) fit <- covstruct_unscale_z(fit, zs, re)
-      extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))
+      extra_warn <- c(extra_warn, cs_pair_far_warning(re, cs_pair))
     }
   }
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,

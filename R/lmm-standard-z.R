@@ -52,7 +52,7 @@ centres_far <- function(Tm, sd = 100) {
 
 # A several-term route's term's q covariate columns (one value per row):
 # the sums over its levels of re$Z's columns (each row belongs to one
-# level). Shared by lmm_sparse_centring() and cs2_far_terms().
+# level). Shared by lmm_sparse_centring() and cs_pair_far_terms().
 term_raw_columns <- function(Z, tm) {
   q <- length(tm$cnames)
   nl <- length(tm$columns) %/% q

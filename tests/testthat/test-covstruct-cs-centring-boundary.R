@@ -2,7 +2,7 @@
 # boundary (a zero slope variance or |rho| = 1): that fit was discarded and
 # cs() refitted on the columns as given, which stopped below the optimum
 # (-366.686 against -366.262 with x * 1e-3 + 50). The boundary fit is now
-# mapped back (covstruct-cs-two-columns.R, cs2_back_boundary()).
+# mapped back (covstruct-cs-two-columns.R, cs_pair_back_boundary()).
 
 # One grouping factor, a random intercept only (true slope variance zero).
 cs_boundary_data <- function(seed, M = 30, n = 8) {
@@ -64,7 +64,7 @@ test_that("the same with binomial and Poisson responses (Laplace, nAGQ = 1)", {
 })
 
 test_that("under adaptive quadrature (nAGQ = 3) too, with the covariance and modes of the unstructured fit", {
-  # One-factor route (cs2_uncentre_one()). Before: binomial 0.42 below
+  # One-factor route (cs_pair_uncentre_one()). Before: binomial 0.42 below
   # (seed 3), Poisson 0.013 off the fit on the centred columns.
   for (fam in c("binomial", "poisson")) {
     set.seed(3)

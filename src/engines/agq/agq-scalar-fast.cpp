@@ -30,7 +30,7 @@ constexpr int kFold = 16;
 }  // namespace
 
 template <bool Logit>
-bool AgqEngine::cluster_exp1(int i, const VectorXd& eta0, double lam,
+bool AgqEngine::cluster_scalar_exp(int i, const VectorXd& eta0, double lam,
                              bool want_grad, Work& w, double* g,
                              AgqSummaries* out, bool* failed, double* ll_out) {
   const int s0 = lay_.start[i], ni = lay_.start[i + 1] - s0;
@@ -248,9 +248,9 @@ bool AgqEngine::cluster_exp1(int i, const VectorXd& eta0, double lam,
   return true;
 }
 
-template bool AgqEngine::cluster_exp1<true>(int, const VectorXd&, double, bool, Work&,
+template bool AgqEngine::cluster_scalar_exp<true>(int, const VectorXd&, double, bool, Work&,
                                             double*, AgqSummaries*, bool*, double*);
-template bool AgqEngine::cluster_exp1<false>(int, const VectorXd&, double, bool, Work&,
+template bool AgqEngine::cluster_scalar_exp<false>(int, const VectorXd&, double, bool, Work&,
                                              double*, AgqSummaries*, bool*, double*);
 
 }  // namespace glmmgee

@@ -303,8 +303,8 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     double ll;
     const bool done =
         fast_ == FAST_LOGIT
-            ? cluster_exp1<true>(i, eta0, Lam(0, 0), want_grad, w, g, out, failed, &ll)
-            : cluster_exp1<false>(i, eta0, Lam(0, 0), want_grad, w, g, out, failed, &ll);
+            ? cluster_scalar_exp<true>(i, eta0, Lam(0, 0), want_grad, w, g, out, failed, &ll)
+            : cluster_scalar_exp<false>(i, eta0, Lam(0, 0), want_grad, w, g, out, failed, &ll);
     if (done) return ll;
   }
   const int s0 = lay_.start[i], ni = lay_.start[i + 1] - s0, q = q_;

@@ -233,7 +233,7 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   // same results as cluster(), several times faster. Returns false, leaving
   // the outputs untouched, when the cluster needs the general code.
   template <bool Logit>
-  bool cluster_exp1(int i, const Eigen::VectorXd& eta0, double lam, bool grad,
+  bool cluster_scalar_exp(int i, const Eigen::VectorXd& eta0, double lam, bool grad,
                     Work& w, double* g, AgqSummaries* out, bool* failed,
                     double* ll);
 
