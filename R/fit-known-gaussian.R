@@ -165,6 +165,12 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
     }
   }
   best <- prof(t_hat)
+  # The other criterion at the same variance ratio, sigma profiled (as
+  # lme4's logLik(REML = ) of the other kind): the ML log-likelihood of a
+  # REML fit, the restricted one of an ML fit.
+  other <- if (is.null(rot$tri) && is.null(rot$sparse))
+    cpp_known_gaussian_profile(rot$d, rot$y1, rot$X1, rot$yy_c, rot$Xy_c, rot$XX_c, n, t_hat, !reml)
+  else known_gaussian_profile_system(rot, n, t_hat, !reml)
   lambda <- if (singular) 0 else exp(t_hat)
   est <- known_multi_estimates(best, list(s0 = 1), lambda, X, y)
   beta <- est$beta
@@ -177,7 +183,9 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
                         if (is.null(kf)) K)
   list(beta = beta, vcov = est$vcov, s2e = if (residual_zero) 0 else s2e, s2g = lambda * s2e,
        lambda = if (residual_zero) Inf else lambda,
-       loglik = best$loglik, b = b, singular = singular, residual_zero = residual_zero,
+       loglik = best$loglik, loglik_ml = if (reml) other$loglik,
+       loglik_reml = if (!reml) other$loglik,
+       b = b, singular = singular, residual_zero = residual_zero,
        cov_var = known_gaussian_varcov(rot, beta, sqrt(lambda * s2e), 0.5 * log(s2e), singular,
                                        residual_zero),
        kdiag = if (is.null(kf)) as.numeric(Matrix::diag(K)) else rowSums(kf$L^2),

@@ -131,6 +131,8 @@ known_gaussian_checks <- function(terms, resp) {
 known_gaussian_standard_x <- function(fit, tx, reml) {
   if (isTRUE(tx$identity)) return(fit)
   if (reml) fit$loglik <- fit$loglik - sum(log(abs(diag(tx$T))))
+  else if (!is.null(fit$loglik_reml))
+    fit$loglik_reml <- fit$loglik_reml - sum(log(abs(diag(tx$T))))
   if (!is.null(fit$rotation$X1)) {
     # U'X* itself too: assoc_scan() projects on the span of X, on X* where
     # the user's X loses digits (scan_design()).
@@ -370,6 +372,9 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
                          formula = formula)
   obj$REML <- reml
   if (gauss) {
+    # logLik(REML = ) of the other kind than the fit's
+    obj$loglik_ml <- fit$loglik_ml
+    obj$loglik_reml <- fit$loglik_reml
     obj$lambda <- fit$lambda
     obj$rotation <- fit$rotation
     obj$known_v <- fit$known_v

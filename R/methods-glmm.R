@@ -155,9 +155,14 @@ nlme::VarCorr
 #'   patients within clinics). The default is the grouping factor that
 #'   contains all others (the only one, or `school` in
 #'   `(1 | school/class)`); crossed random effects need `cluster`.
-#' @param REML For `logLik()` of a fit with `REML = TRUE`: `FALSE` gives the
-#'   ML log-likelihood at the REML estimates (sigma profiled, as lme4's
-#'   `logLik(REML = FALSE)`); otherwise the restricted log-likelihood.
+#' @param REML For `logLik()`: `NULL` (the default) the fit's own
+#'   criterion. On a fit with `REML = TRUE`, `FALSE` gives the ML
+#'   log-likelihood at the REML estimates (sigma profiled, as lme4's
+#'   `logLik(REML = FALSE)`). On a gaussian ML fit, `TRUE` gives the
+#'   restricted log-likelihood at the ML estimates where the route records
+#'   it (known covariances) and is an error otherwise; on other families
+#'   `TRUE` is an error. A value that cannot be computed is an error, never
+#'   the other criterion.
 #' @param ... Not used: an argument given here is an error (a misspelt name
 #'   is not ignored).
 #' @return `fixef()` a named vector; `coef()` a list (class `coef.glmmgee_glmm`)
@@ -263,10 +268,29 @@ check_vcov_glmm_type <- function(type, full, cluster) {
 #' @export
 logLik.glmmgee_glmm <- function(object, REML = NULL, ...) {
   check_dots(..., .method = "logLik.glmmgee_glmm")
-  # REML = FALSE on a REML fit: the ML log-likelihood at the REML estimates
-  # of the covariance parameters, sigma profiled as lme4 does.
-  ll <- if (isFALSE(REML) && isTRUE(object$REML) && !is.null(object$loglik_ml))
-    object$loglik_ml else object$loglik
+  if (!is.null(REML) && (!is.logical(REML) || length(REML) != 1L || is.na(REML)))
+    stop("'REML' must be TRUE, FALSE or NULL", call. = FALSE)
+  reml_fit <- isTRUE(object$REML)
+  ll <- object$loglik
+  # The other criterion than the fit's, at its estimates, sigma profiled as
+  # lme4 does: the ML log-likelihood of a REML fit, the restricted one of
+  # an ML fit. A route that did not record it refuses, rather than give
+  # the fit's own criterion under the other's name.
+  if (isFALSE(REML) && reml_fit) {
+    ll <- object$loglik_ml
+    if (is.null(ll))
+      stop("logLik(REML = FALSE): the ML log-likelihood at the REML estimates is not available for this model; refit with REML = FALSE",
+           call. = FALSE)
+  } else if (isTRUE(REML) && !reml_fit) {
+    fam <- object$family$family %||% ""
+    if (!identical(fam, "gaussian"))
+      stop(sprintf("logLik(REML = TRUE): the restricted log-likelihood is defined for linear mixed models (gaussian family) only, not for this %s fit",
+                   fam), call. = FALSE)
+    ll <- object$loglik_reml
+    if (is.null(ll))
+      stop("logLik(REML = TRUE): the restricted log-likelihood at the ML estimates is not available for this model; refit with REML = TRUE",
+           call. = FALSE)
+  }
   structure(ll, df = object$df, nobs = object$nobs, class = "logLik")
 }
 

@@ -353,3 +353,14 @@ test_that("the arguments other packages pass routinely still work", {
   # ranef(newdata = ) and predict(new_clusters = ) are read from '...'
   expect_s3_class(ranef(of, newdata = ma_env$data[ma_env$data$g == "2", ]), "data.frame")
 })
+
+test_that("logLik(REML = TRUE) of an ML fit is the restricted log-likelihood or an error, never the ML value", {
+  objs <- ma_objects()
+  of <- objs$one_factor
+  rf <- objs$reml
+  expect_error(logLik(of, REML = TRUE), "gaussian family.*binomial")
+  expect_error(logLik(objs$structured, REML = TRUE), "not available for this model; refit with REML = TRUE")
+  known <- objs$known
+  expect_false(isTRUE(all.equal(as.numeric(logLik(known, REML = TRUE)), as.numeric(logLik(known)))))
+  expect_equal(logLik(rf, REML = TRUE), logLik(rf))
+})
