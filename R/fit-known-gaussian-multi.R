@@ -47,6 +47,18 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
     do.call(known_multi_optinfo, c(list(opt, reml, sprintf("%s, %d known covariances", sys$what, J)),
                                    sys$optinfo)))
   if (reml) fit$loglik_ml <- other else fit$loglik_reml <- other
+  # Var(b_j | y) of each term's levels at the estimates (beta held, as
+  # lme4's condVar): s2g_j (K_j - lambda_j K_j Z_j' V*^-1 Z_j K_j), V = s2 V*
+  # (known_gaussian_condvar() for one term).
+  fit$condvar <- lapply(seq_len(J), function(j) {
+    nl <- length(terms[[j]]$levels)
+    q <- numeric(nl)
+    if (lambda[j] > 0) for (cols in column_chunks(nl, n)) {
+      W <- sys$zk(j, cols)
+      q[cols] <- colSums(W * as.matrix(sys$solve(best$fac, W)))
+    }
+    pmax(est$s2g[j] * (fit$kdiag[[j]] - lambda[j] * q), 0)
+  })
   fit
 }
 
@@ -91,8 +103,14 @@ known_multi_dense_system <- function(X, y, terms) {
     list(known_v = list(R = best$fac, scale = best$s2e),
          kdiag = lapply(seq_len(J), function(j)
            if (is.null(Ls[[j]])) rep(1, length(terms[[j]]$levels)) else rowSums(Ls[[j]]^2)))
+  # columns `cols` of Z_j K_j (n x length(cols))
+  zk <- function(j, cols) {
+    ix <- terms[[j]]$index
+    if (is.null(Ls[[j]])) outer(ix, cols, "==") + 0
+    else tcrossprod(Ls[[j]][ix, , drop = FALSE], Ls[[j]][cols, , drop = FALSE])
+  }
   list(scl = vapply(Gs, function(G) 1 / mean(diag(G)), 0), quad = quad, ml = ml, blup = blup,
-       own = own, what = "dense Cholesky",
+       own = own, zk = zk, what = "dense Cholesky",
        solve = function(R, r) backsolve(R, backsolve(R, r, transpose = TRUE)))
 }
 
@@ -350,7 +368,9 @@ known_multi_sparse_system <- function(X, y, terms) {
          sparse = list(V = V1, L0 = L0, nnz_factor = nnzL),
          # V / s2 at the estimates (sparse, V's pattern) and s2, for assoc_scan()
          known_v = list(V = known_v_values(Vat(lambda, opt$s0)), scale = best$s2e))
-  list(scl = scl, quad = quad, ml = ml, blup = blup, own = own, solve = solve_a,
+  zk <- function(j, cols)
+    as.matrix(parts[[j]]$Z %*% parts[[j]]$K[, cols, drop = FALSE])
+  list(scl = scl, quad = quad, ml = ml, blup = blup, own = own, zk = zk, solve = solve_a,
        what = "sparse Cholesky", optinfo = list(nnz_factor = nnzL))
 }
 

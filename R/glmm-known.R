@@ -329,6 +329,7 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
   J <- length(terms)
   b <- if (is.list(fit$b)) fit$b else list(fit$b)
   kdiag <- if (is.list(fit$kdiag)) fit$kdiag else list(fit$kdiag)
+  condvar <- if (is.list(fit$condvar)) fit$condvar else list(fit$condvar)
   s2g <- if (gauss) fit$s2g else fit$s^2
   gs <- vapply(terms, `[[`, "", "g")
   pnames <- c(names(fit$beta), paste0(gs, ".(Intercept)"), dispersion_tail(family, gauss))
@@ -353,7 +354,7 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
                          D = matrix(s2g[j], 1, 1, dimnames = list(cn, cn)),
                          b = matrix(b[[j]], nl, 1L, dimnames = list(lev, cn)),
                          kdiag = kdiag[[j]],
-                         condvar = array(if (gauss) NA_real_ else fit$condvar, c(1L, 1L, nl),
+                         condvar = array(condvar[[j]], c(1L, 1L, nl),
                                          dimnames = list(cn, cn, lev)))
     if (gauss) eta <- eta + b[[j]][tm$index]
     col0 <- col0 + nl

@@ -471,3 +471,56 @@ test_that("logLik(REML = ) refuses what it cannot give instead of the fit's own 
   expect_error(logLik(fr, REML = NA), "'REML' must be TRUE, FALSE or NULL")
 })
 
+test_that("ranef(condVar = TRUE) of a gaussian known-covariance fit: Var(b | y) at the estimates", {
+  skip_if_not_installed("lme4")
+  set.seed(3)
+  ids <- paste0("i", 1:60)
+  dd <- data.frame(id = factor(rep(ids, each = 4), levels = ids), x = rnorm(240))
+  dd$y <- 1 + 0.5 * dd$x + rnorm(60)[dd$id] + rnorm(240)
+  I60 <- diag(60)
+  dimnames(I60) <- list(ids, ids)
+  for (reml in c(TRUE, FALSE)) {
+    fi <- glmm(y ~ x + (1 | id), data = dd, covariance = list(id = I60), REML = reml)
+    m <- lme4::lmer(y ~ x + (1 | id), dd, REML = reml)
+    pv <- attr(ranef(fi, condVar = TRUE)$id, "postVar")
+    expect_equal(as.numeric(pv), as.numeric(attr(lme4::ranef(m, condVar = TRUE)$id, "postVar")),
+                 tolerance = 1e-5)
+  }
+  s <- sim_gwas_like(n = 60, m = 20, reps = 4, seed = 5)
+  s1 <- sim_gwas_like(n = 80, m = 20, seed = 6)
+  Ks <- sparse_family_K(dimnames(s$K))
+  cases <- list(
+    dense = list(d = s$data, cov = list(id = s$K), K = list(s$K)),
+    tri = list(d = s1$data, cov = list(id = s1$K), K = list(s1$K)),
+    factor = list(d = s$data, cov = list(id = kfactor(s$L)), K = list(tcrossprod(s$L))),
+    sparse = list(d = s$data, cov = list(id = Ks), K = list(Ks)))
+  for (nm in names(cases)) {
+    cs <- cases[[nm]]
+    for (reml in c(TRUE, FALSE)) {
+      f <- glmm(y ~ x + (1 | id), data = cs$d, covariance = cs$cov, REML = reml)
+      ref <- direct_known(f, cs$d$y, cbind(1, cs$d$x), cs$K, list(as.integer(cs$d$id)))
+      pv <- as.numeric(attr(ranef(f, condVar = TRUE)$id, "postVar"))
+      expect_equal(pv, ref$condvar[[1]], tolerance = 1e-6, info = paste(nm, reml))
+    }
+  }
+  d2 <- s$data
+  d2$id2 <- d2$id
+  # effects of both terms (the family K's and one of each level)
+  set.seed(8)
+  d2$y <- d2$y + 2 * drop(t(chol(as.matrix(sparse_family_K(dimnames(s$K))))) %*% rnorm(60))[d2$id] +
+    rnorm(60)[d2$id]
+  # a dense and a sparse second term: the dense and the sparse routes
+  I2 <- Matrix::Diagonal(60)
+  I2 <- Matrix::forceSymmetric(methods::as(I2, "CsparseMatrix"))
+  dimnames(I2) <- dimnames(s$K)
+  for (K2 in list(s$K, I2)) {
+    f2 <- glmm(y ~ x + (1 | id) + (1 | id2), data = d2, covariance = list(id = Ks, id2 = K2))
+    ref <- direct_known(f2, d2$y, cbind(1, d2$x), list(Ks, K2), rep(list(as.integer(d2$id)), 2))
+    re <- ranef(f2, condVar = TRUE)
+    expect_equal(as.numeric(attr(re$id, "postVar")), ref$condvar[[1]], tolerance = 1e-6)
+    expect_equal(as.numeric(attr(re$id2, "postVar")), ref$condvar[[2]], tolerance = 1e-6)
+  }
+  pdf(NULL)
+  on.exit(grDevices::dev.off(), add = TRUE)
+  expect_no_error(plot_ranef(f))
+})
