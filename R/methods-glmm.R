@@ -311,7 +311,9 @@ sigma.glmmgee_glmm <- function(object, ...) {
 #' @rdname glmm-extractors
 #' @export
 formula.glmmgee_glmm <- function(x, ...) {
-  check_dots(..., .method = "formula.glmmgee_glmm")
+  # `env`: as.formula() calls formula(x, env = baseenv()); the fit's formula
+  # keeps its own environment, as formula.lm() ignores it
+  check_dots(..., .method = "formula.glmmgee_glmm", .allow = "env")
   f <- x$formula
   bars <- attr(f, "random_terms")
   if (!inherits(f, "terms") || is.null(bars)) return(f)

@@ -354,6 +354,22 @@ test_that("the arguments other packages pass routinely still work", {
   expect_s3_class(ranef(of, newdata = ma_env$data[ma_env$data$g == "2", ]), "data.frame")
 })
 
+test_that("formula() takes as.formula()'s 'env' on every kind of fit, so update.formula() and drop1() work", {
+  objs <- ma_objects()
+  for (nm in c("one_factor", "sparse", "nested", "ordinal", "zi", "reml", "structured", "known",
+               "dist", "gee", "ordinal_gee")) {
+    fo <- formula(objs[[nm]])
+    expect_identical(as.formula(objs[[nm]]), fo, info = nm)
+    expect_identical(formula(objs[[nm]], env = baseenv()), fo, info = nm)
+  }
+  of <- objs$one_factor
+  expect_equal(update.formula(of, . ~ . - x), y ~ ftrt + (1 | g), ignore_attr = TRUE)
+  dr <- suppressWarnings(drop1(of, scope = ~ x))
+  expect_equal(rownames(dr), c("<none>", "x"))
+  expect_error(formula(of, bogus = 1), "bogus")
+})
+
+test_that("VarCorr(sigma = ) rescales as lme4's, or refuses", {
 test_that("logLik(REML = TRUE) of an ML fit is the restricted log-likelihood or an error, never the ML value", {
   objs <- ma_objects()
   of <- objs$one_factor
