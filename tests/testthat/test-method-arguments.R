@@ -370,6 +370,26 @@ test_that("formula() takes as.formula()'s 'env' on every kind of fit, so update.
 })
 
 test_that("VarCorr(sigma = ) rescales as lme4's, or refuses", {
+  skip_if_not_installed("lme4")
+  objs <- ma_objects()
+  d <- ma_env$data
+  rf <- objs$reml
+  m <- suppressMessages(lme4::lmer(yg ~ x + (x | g), data = d))
+  v2 <- VarCorr(rf, sigma = 2)
+  l2 <- lme4::VarCorr(m, sigma = 2)
+  expect_equal(unname(attr(v2$g, "stddev")), unname(attr(l2$g, "stddev")), tolerance = 1e-4)
+  expect_equal(attr(v2, "sc"), 2)
+  expect_equal(VarCorr(rf)$g, VarCorr(rf, sigma = sigma(rf))$g)
+  # without a residual scale the standard deviations are multiplied by sigma
+  of <- objs$one_factor
+  expect_equal(attr(VarCorr(of, sigma = 2)$g, "stddev"), 2 * attr(VarCorr(of)$g, "stddev"))
+  expect_equal(attr(VarCorr(objs$sparse, sigma = 3)$h, "stddev"), 3 * attr(VarCorr(objs$sparse)$h, "stddev"))
+  expect_error(VarCorr(of, sigma = -1), "'sigma' must be one positive number")
+  for (nm in c("ordinal", "ordinal_slopes", "zi_re", "zi_re_sparse", "disp_re"))
+    expect_error(VarCorr(objs[[nm]], sigma = 2), "VarCorr\\(sigma = \\): rescaling is not available",
+                 info = nm)
+})
+
 test_that("logLik(REML = TRUE) of an ML fit is the restricted log-likelihood or an error, never the ML value", {
   objs <- ma_objects()
   of <- objs$one_factor
