@@ -93,10 +93,19 @@ anova.glmmgee_glmm <- function(object, ..., vcov = NULL, cluster = NULL) {
                     `Pr(>Chisq)` = p, check.names = FALSE, row.names = labels)
   forms <- vapply(seq_along(fits), function(i)
     paste0(labels[i], ": ", model_formulas_label(fits[[i]])), "")
-  methods <- vapply(fits, approximation_label, "")
   head <- c("Likelihood-ratio tests between GLMM fits\n", paste0(forms, collapse = "\n"), "\n")
-  if (length(unique(methods)) > 1L)
+  # A warning, as AIC() gives: the default nAGQ differs with the number of
+  # random-effect terms, so dropping a term can change the approximation,
+  # and the approximation error then enters the statistic.
+  methods <- mixed_approximations(fits)
+  if (length(methods)) {
+    glmm <- nzchar(methods)
+    by <- split(labels[glmm], factor(methods[glmm], levels = unique(methods[glmm])))
+    warning(sprintf("anova(): the fits use different approximations to the likelihood (%s), so the chi-square statistic mixes them; give nAGQ explicitly, the same in every fit (e.g. nAGQ = 1)",
+                    paste(sprintf("%s: %s", vapply(by, paste, "", collapse = ", "), names(by)),
+                          collapse = "; ")), call. = FALSE)
     head <- c(head, "Note: the fits use different approximations to the likelihood\n")
+  }
   structure(tab, heading = head, class = c("anova", "data.frame"))
 }
 

@@ -150,6 +150,13 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
     return(confint_boot(object, idx, level, nsim, boot.type, seed, parallel, ncpus))
   a <- (1 - level) / 2
   if (method == "profile") {
+    # The restricted profile has no fixed effects: named in 'parm' they are
+    # an error (as 'parm' = "Days" alone is), by default left out.
+    if (isTRUE(object$REML) && identical(list(...)$criterion, "REML")) {
+      fixed <- reml_fixed_targets(targets[idx])
+      if (is.null(parm) && !all(fixed)) idx <- idx[!fixed]
+      else if (!is.null(parm)) reml_profile_targets(targets[idx], "parm")
+    }
     keep <- if (is_dist_fit(object)) dist_profiled(object, targets[idx]) else rep(TRUE, length(idx))
     ci <- if (any(keep))
       confint(profile_fit(object, which = idx[keep], alpha = min(0.01, (1 - level) / 2),

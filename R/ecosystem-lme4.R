@@ -277,12 +277,11 @@ lme4_u <- function(object, tms) {
 lme4_devcomp <- function(object, tms) {
   reml <- isTRUE(object$REML)
   ll <- as.numeric(stats::logLik(object))
-  ll_ml <- as.numeric(stats::logLik(object, REML = FALSE))
   q <- sum(vapply(tms, function(t) ncol(t$Z), 1L))
   p <- ncol(stats::model.matrix(object))
   sig <- lme4_sigma(object)
   list(cmp = c(ldL2 = NA, ldRX2 = NA, wrss = NA, ursss = NA, pwrss = NA, drsum = NA,
-               REML = if (reml) -2 * ll else NA, dev = if (reml) NA else -2 * ll_ml,
+               REML = if (reml) -2 * ll else NA, dev = if (reml) NA else -2 * ll,
                sigmaML = if (lme4_is_lmm(object) && !reml) sig else NA,
                sigmaREML = if (lme4_is_lmm(object) && reml) sig else NA, tolPwrss = NA),
        dims = c(N = object$n, n = object$n, p = p, nmp = object$n - p,

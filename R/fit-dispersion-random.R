@@ -126,7 +126,7 @@
 #' # Against a common spread for all clinics:
 #' anova(update(fit, dispformula = ~ arm), fit)
 #' @param x,object A model fitted with random effects in `dispformula`.
-#' @param sigma Unused (as in [VarCorr.glmmgee_glmm()]).
+#' @param sigma Not available here (an error when given; see [VarCorr.glmmgee_glmm()]).
 #' @param ... Not used: an argument given here is an error.
 #' @param type,condVar As in [ranef.glmmgee_glmm()].
 #' @name glmm-dispersion-random

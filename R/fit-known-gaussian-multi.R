@@ -18,32 +18,48 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
   # The profiled (RE)ML at the ratios lam (V* = s0 I + sum lam_j A_j):
   # sys$quad() gives X'V*^-1 X, X'V*^-1 y, y'V*^-1 y, log det V* and the
   # factor, or NULL where V* is not positive definite.
-  prof <- function(lam, s0 = 1, keep = FALSE) {
+  prof <- function(lam, s0 = 1, keep = FALSE, restricted = reml) {
     q <- sys$quad(lam, s0)
     if (is.null(q)) return(NULL)
     beta <- solve(q$XtVX, q$Xy)
-    df <- if (reml) n - p else n
+    df <- if (restricted) n - p else n
     s2e <- max(q$yy - sum(q$Xy * beta), 1e-300) / df
     ll <- -0.5 * (q$logdet + df * (1 + log(2 * pi * s2e)))
-    if (reml) ll <- ll - sum(log(diag(chol(q$XtVX))))
+    if (restricted) ll <- ll - sum(log(diag(chol(q$XtVX))))
     list(loglik = ll, beta = beta, s2e = s2e, XtVX = q$XtVX, fac = if (keep) q$fac)
   }
   opt <- known_multi_optimum(prof, sys$scl, J)
   lambda <- opt$lambda
   # V = s2 (s0 I + sum lambda_j A_j): s2 is prof()'s profiled scale
   best <- prof(lambda, opt$s0, keep = TRUE)
+  # the other criterion at the same ratios (logLik(REML = ) of the other kind)
+  other <- prof(lambda, opt$s0, restricted = !reml)$loglik
   est <- known_multi_estimates(best, opt, lambda, X, y)
   b <- sys$blup(sys$solve(best$fac, est$r), lambda)
   # Covariance of (sd_1, ..., sd_J, log residual sd): the ML log-likelihood
   # with V = s2e I + sum sd_j^2 A_j, beta held at its estimate.
   ll <- function(th) sys$ml(th[seq_len(J)], exp(2 * th[J + 1L]), est$r)
-  known_multi_result(
+  fit <- known_multi_result(
     est, best, opt, b,
     known_multi_hessian_cov(ll, c(sqrt(est$s2g), 0.5 * log(est$s2e)),
                             c(!opt$singular, is.finite(0.5 * log(est$s2e)))),
     sys$own(best, lambda, opt),
     do.call(known_multi_optinfo, c(list(opt, reml, sprintf("%s, %d known covariances", sys$what, J)),
                                    sys$optinfo)))
+  if (reml) fit$loglik_ml <- other else fit$loglik_reml <- other
+  # Var(b_j | y) of each term's levels at the estimates (beta held, as
+  # lme4's condVar): s2g_j (K_j - lambda_j K_j Z_j' V*^-1 Z_j K_j), V = s2 V*
+  # (known_gaussian_condvar() for one term).
+  fit$condvar <- lapply(seq_len(J), function(j) {
+    nl <- length(terms[[j]]$levels)
+    q <- numeric(nl)
+    if (lambda[j] > 0) for (cols in column_chunks(nl, n)) {
+      W <- sys$zk(j, cols)
+      q[cols] <- colSums(W * as.matrix(sys$solve(best$fac, W)))
+    }
+    pmax(est$s2g[j] * (fit$kdiag[[j]] - lambda[j] * q), 0)
+  })
+  fit
 }
 
 # The dense system: a factor of each K (validated: symmetric, positive
@@ -87,8 +103,14 @@ known_multi_dense_system <- function(X, y, terms) {
     list(known_v = list(R = best$fac, scale = best$s2e),
          kdiag = lapply(seq_len(J), function(j)
            if (is.null(Ls[[j]])) rep(1, length(terms[[j]]$levels)) else rowSums(Ls[[j]]^2)))
+  # columns `cols` of Z_j K_j (n x length(cols))
+  zk <- function(j, cols) {
+    ix <- terms[[j]]$index
+    if (is.null(Ls[[j]])) outer(ix, cols, "==") + 0
+    else tcrossprod(Ls[[j]][ix, , drop = FALSE], Ls[[j]][cols, , drop = FALSE])
+  }
   list(scl = vapply(Gs, function(G) 1 / mean(diag(G)), 0), quad = quad, ml = ml, blup = blup,
-       own = own, what = "dense Cholesky",
+       own = own, zk = zk, what = "dense Cholesky",
        solve = function(R, r) backsolve(R, backsolve(R, r, transpose = TRUE)))
 }
 
@@ -346,7 +368,9 @@ known_multi_sparse_system <- function(X, y, terms) {
          sparse = list(V = V1, L0 = L0, nnz_factor = nnzL),
          # V / s2 at the estimates (sparse, V's pattern) and s2, for assoc_scan()
          known_v = list(V = known_v_values(Vat(lambda, opt$s0)), scale = best$s2e))
-  list(scl = scl, quad = quad, ml = ml, blup = blup, own = own, solve = solve_a,
+  zk <- function(j, cols)
+    as.matrix(parts[[j]]$Z %*% parts[[j]]$K[, cols, drop = FALSE])
+  list(scl = scl, quad = quad, ml = ml, blup = blup, own = own, zk = zk, solve = solve_a,
        what = "sparse Cholesky", optinfo = list(nnz_factor = nnzL))
 }
 

@@ -165,6 +165,12 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
     }
   }
   best <- prof(t_hat)
+  # The other criterion at the same variance ratio, sigma profiled (as
+  # lme4's logLik(REML = ) of the other kind): the ML log-likelihood of a
+  # REML fit, the restricted one of an ML fit.
+  other <- if (is.null(rot$tri) && is.null(rot$sparse))
+    cpp_known_gaussian_profile(rot$d, rot$y1, rot$X1, rot$yy_c, rot$Xy_c, rot$XX_c, n, t_hat, !reml)
+  else known_gaussian_profile_system(rot, n, t_hat, !reml)
   lambda <- if (singular) 0 else exp(t_hat)
   est <- known_multi_estimates(best, list(s0 = 1), lambda, X, y)
   beta <- est$beta
@@ -175,9 +181,13 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   a <- est$r - rot$apply_U(r1 - rotated_solve(rot, lambda, r1))
   b <- known_level_blup(a, index, if (is.null(kf)) nrow(K) else nrow(kf$L), lambda, kf$L,
                         if (is.null(kf)) K)
+  condvar <- known_gaussian_condvar(rot, index, K, kf, lambda, lambda * s2e)
   list(beta = beta, vcov = est$vcov, s2e = if (residual_zero) 0 else s2e, s2g = lambda * s2e,
+       condvar = condvar,
        lambda = if (residual_zero) Inf else lambda,
-       loglik = best$loglik, b = b, singular = singular, residual_zero = residual_zero,
+       loglik = best$loglik, loglik_ml = if (reml) other$loglik,
+       loglik_reml = if (!reml) other$loglik,
+       b = b, singular = singular, residual_zero = residual_zero,
        cov_var = known_gaussian_varcov(rot, beta, sqrt(lambda * s2e), 0.5 * log(s2e), singular,
                                        residual_zero),
        kdiag = if (is.null(kf)) as.numeric(Matrix::diag(K)) else rowSums(kf$L^2),
@@ -192,6 +202,41 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
                                        else "spectral rotation"),
                       evaluations = nev, rank = rot$k, warnings = warn,
                       residual_zero = isTRUE(residual_zero)))
+}
+
+# The conditional variances Var(b_i | y) of the levels at the estimates,
+# beta held at its estimate (as lme4's condVar): with b ~ N(0, s2g K) and
+# V = s2e (I + lambda G), G = Z K Z', the diagonal of
+#   s2g (K - lambda K Z' (I + lambda G)^-1 Z K),
+# which is (Z'Z / s2e + (s2g K)^-1)^-1 where K is invertible but needs no
+# inverse (K may be singular, or given by its factor). From the fit's own
+# rotation: with F = Z L = U S V' (spectral), b = L u and
+# Var(u | y) = s2g (V diag(1 / (1 + lambda d)) V' + I - V V'); otherwise
+# (tridiagonal, sparse) the columns of Z K are rotated and solved in
+# chunks. `s2g` is lambda times the profiled residual variance (finite
+# also where the residual variance is recorded as zero).
+known_gaussian_condvar <- function(rot, index, K, kf, lambda, s2g) {
+  if (is.null(rot$tri) && is.null(rot$sparse)) {
+    B <- rot$basis
+    LV <- B$L %*% B$V
+    shrink <- lambda * rot$d / (1 + lambda * rot$d)
+    return(pmax(s2g * (rowSums(B$L^2) - drop(LV^2 %*% shrink)), 0))
+  }
+  kd <- as.numeric(Matrix::diag(K))
+  q <- numeric(nrow(K))
+  if (lambda > 0) for (cols in column_chunks(nrow(K), length(index))) {
+    W <- as.matrix(K[index, cols, drop = FALSE])
+    if (!is.null(rot$tri)) W <- cpp_householder_apply(rot$basis$packed, rot$basis$h, W, TRUE)
+    q[cols] <- colSums(W * rotated_solve(rot, lambda, W))
+  }
+  pmax(s2g * (kd - lambda * q), 0)
+}
+
+# Column blocks of 1:nl whose n-row dense blocks hold about two million
+# entries (the conditional variances' solves).
+column_chunks <- function(nl, n) {
+  step <- max(1L, floor(2^21 / max(n, 1L)))
+  split(seq_len(nl), ceiling(seq_len(nl) / step))
 }
 
 # Covariance of (sd of the known-covariance effect, log residual sd): the

@@ -131,6 +131,8 @@ known_gaussian_checks <- function(terms, resp) {
 known_gaussian_standard_x <- function(fit, tx, reml) {
   if (isTRUE(tx$identity)) return(fit)
   if (reml) fit$loglik <- fit$loglik - sum(log(abs(diag(tx$T))))
+  else if (!is.null(fit$loglik_reml))
+    fit$loglik_reml <- fit$loglik_reml - sum(log(abs(diag(tx$T))))
   if (!is.null(fit$rotation$X1)) {
     # U'X* itself too: assoc_scan() projects on the span of X, on X* where
     # the user's X loses digits (scan_design()).
@@ -327,6 +329,7 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
   J <- length(terms)
   b <- if (is.list(fit$b)) fit$b else list(fit$b)
   kdiag <- if (is.list(fit$kdiag)) fit$kdiag else list(fit$kdiag)
+  condvar <- if (is.list(fit$condvar)) fit$condvar else list(fit$condvar)
   s2g <- if (gauss) fit$s2g else fit$s^2
   gs <- vapply(terms, `[[`, "", "g")
   pnames <- c(names(fit$beta), paste0(gs, ".(Intercept)"), dispersion_tail(family, gauss))
@@ -351,7 +354,7 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
                          D = matrix(s2g[j], 1, 1, dimnames = list(cn, cn)),
                          b = matrix(b[[j]], nl, 1L, dimnames = list(lev, cn)),
                          kdiag = kdiag[[j]],
-                         condvar = array(if (gauss) NA_real_ else fit$condvar, c(1L, 1L, nl),
+                         condvar = array(condvar[[j]], c(1L, 1L, nl),
                                          dimnames = list(cn, cn, lev)))
     if (gauss) eta <- eta + b[[j]][tm$index]
     col0 <- col0 + nl
@@ -370,6 +373,9 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
                          formula = formula)
   obj$REML <- reml
   if (gauss) {
+    # logLik(REML = ) of the other kind than the fit's
+    obj$loglik_ml <- fit$loglik_ml
+    obj$loglik_reml <- fit$loglik_reml
     obj$lambda <- fit$lambda
     obj$rotation <- fit$rotation
     obj$known_v <- fit$known_v

@@ -187,7 +187,7 @@ zi_random_zlink_re <- function(object, newdata, allow.new.levels) {
 #'
 #' @name glmm-zi-random
 #' @param x,object A model fitted with random effects in `ziformula`.
-#' @param sigma Unused (as in [VarCorr.glmmgee_glmm()]).
+#' @param sigma Not available here (an error when given; see [VarCorr.glmmgee_glmm()]).
 #' @param ... Not used: an argument given here is an error.
 #' @return `VarCorr()`: as [VarCorr.glmmgee_glmm()], one block over both
 #'   parts; `ranef()`: as [ranef.glmmgee_glmm()] (a list of two for
@@ -216,6 +216,7 @@ NULL
 #' @export
 VarCorr.glmmgee_glmm_zire <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_zire")
+  refuse_varcorr_sigma(!missing(sigma), "models with random effects in the zero part")
   zr <- x$aux$zi$re
   cn <- c(x$cnames, paste0("zi~", zr$cnames))
   blocks <- if (zr$correlated) rep(1L, length(cn))

@@ -245,7 +245,7 @@
 #'   \eqn{\beta} only, never on the thresholds (see [ordinal-glmm]). As for
 #'   other penalized fits, `logLik()` is the log-likelihood without the
 #'   prior and `$penalty` holds the prior, the log prior and the penalized
-#'   objective.
+#'   objective. Not available with a known `covariance` (an error).
 #' @param contrasts A named list of contrasts for factors of the fixed
 #'   effects, as [glm()]'s, `lme4::glmer()`'s and `glmmTMB::glmmTMB()`'s
 #'   argument (`contrasts.arg` of [model.matrix()]): each element, named by

@@ -44,6 +44,7 @@ marginal_mean <- function(eta, s, family, derivs = FALSE, chunk = 2^21) {
   idx <- which(!zero)
   if (!length(idx)) return(list(mean = mean, d_eta = d_eta, d_s = d_s))
   g <- normal_grid(max(s[idx]))
+  check_link_pole(family, eta[idx], s[idx], max(g$t))
   K <- length(g$t)
   step <- max(1L, floor(chunk / K))
   for (start in seq(1L, length(idx), by = step)) {
@@ -59,6 +60,23 @@ marginal_mean <- function(eta, s, family, derivs = FALSE, chunk = 2^21) {
     }
   }
   list(mean = mean, d_eta = d_eta, d_s = d_s)
+}
+
+# The inverse and 1/mu^2 links have their pole at eta = 0 (mu = 1 / eta,
+# 1 / sqrt(eta)): E[h(eta + s T)] diverges (or is undefined) whenever the
+# normal random effect reaches it, and the rule above, which assumes an
+# integrand analytic near the real line, returned finite values there.
+# Refused, as the binomial log link's marginal means of 0 are
+# (marginal_coefs()), when the pole lies within the rule's range (`L`
+# standard deviations: beyond, the mass is below 1e-18).
+check_link_pole <- function(family, eta, s, L) {
+  if (!isTRUE(family$link %in% c("inverse", "1/mu^2"))) return(invisible())
+  far <- abs(eta) / s
+  if (all(far > L)) return(invisible())
+  stop(sprintf(paste0("the marginal means of this %s(\"%s\") model are not defined: the normal random effect ",
+                      "puts probability %.2g on the far side of eta = 0, where the inverse link has its pole, ",
+                      "so E[h(eta + b)] diverges; use a link without a pole (e.g. \"log\") for marginal quantities"),
+               family$family, family$link, stats::pnorm(-min(far))), call. = FALSE)
 }
 
 # Standard deviation of z'b for each row of Z, and its derivatives in the

@@ -49,15 +49,25 @@ BIC.glmmgee_glmm <- function(object, ..., nAGQ = NULL) {
   information_criterion(list(object, ...), labels, NULL, nAGQ, "BIC")
 }
 
+# The approximation to the likelihood of each of `fits` ("" for a fit
+# that is not a GLMM) when the GLMM fits' differ in a way that matters,
+# else nothing:
+# bridge and nonparametric fits integrate to ~1e-12 and compare with any
+# quadrature fit; they differ in approximation only from a Laplace fit.
+mixed_approximations <- function(fits) {
+  glmms <- vapply(fits, is_glmm, TRUE)
+  dist <- vapply(fits, is_dist_fit, TRUE)
+  lab <- vapply(fits, function(f) if (is_glmm(f)) approximation_label(f) else "", "")
+  methods <- unique(lab[glmms & !dist])
+  if (any(dist) && any(grepl("^Laplace approximation$", methods)))
+    methods <- c(methods, unique(lab[dist]))
+  if (length(unique(methods)) > 1L) lab else character()
+}
+
 information_criterion <- function(fits, labels, k, nAGQ, what) {
   if (!is.null(nAGQ)) fits <- lapply(fits, refit_nAGQ, nAGQ = nAGQ)
   glmms <- vapply(fits, is_glmm, TRUE)
-  # Bridge and nonparametric fits integrate to ~1e-12 and compare with any
-  # quadrature fit; they differ in approximation only from a Laplace fit.
-  dist <- vapply(fits, is_dist_fit, TRUE)
-  methods <- unique(vapply(fits[glmms & !dist], approximation_label, ""))
-  if (any(dist) && any(grepl("^Laplace approximation$", methods)))
-    methods <- c(methods, unique(vapply(fits[dist], approximation_label, "")))
+  methods <- setdiff(unique(mixed_approximations(fits)), "")
   if (length(methods) > 1L)
     warning(sprintf("%s(): the fits use different approximations to the likelihood (%s); compare fits made the same way, e.g. %s(..., nAGQ = %d)",
                     what, paste(methods, collapse = "; "), what,

@@ -111,7 +111,8 @@ residuals.glmmgee_gee_ordinal <- function(object, ...) {
 
 #' @export
 formula.glmmgee_gee_ordinal <- function(x, ...) {
-  check_dots(..., .method = "formula.glmmgee_gee_ordinal")
+  # `env` (from as.formula()) ignored as by formula.glmmgee_glmm()
+  check_dots(..., .method = "formula.glmmgee_gee_ordinal", .allow = "env")
   x$formula
 }
 

@@ -107,7 +107,8 @@ nobs.glmmgee_gee <- function(object, ...) {
 #' @rdname gee-methods
 #' @export
 formula.glmmgee_gee <- function(x, ...) {
-  check_dots(..., .method = "formula.glmmgee_gee")
+  # `env` (from as.formula()) ignored as by formula.glmmgee_glmm()
+  check_dots(..., .method = "formula.glmmgee_gee", .allow = "env")
   if (is.null(x$formula)) stop("this fit came from gee_fit(): it has no formula", call. = FALSE)
   x$formula
 }

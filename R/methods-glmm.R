@@ -155,9 +155,14 @@ nlme::VarCorr
 #'   patients within clinics). The default is the grouping factor that
 #'   contains all others (the only one, or `school` in
 #'   `(1 | school/class)`); crossed random effects need `cluster`.
-#' @param REML For `logLik()` of a fit with `REML = TRUE`: `FALSE` gives the
-#'   ML log-likelihood at the REML estimates (sigma profiled, as lme4's
-#'   `logLik(REML = FALSE)`); otherwise the restricted log-likelihood.
+#' @param REML For `logLik()`: `NULL` (the default) the fit's own
+#'   criterion. On a fit with `REML = TRUE`, `FALSE` gives the ML
+#'   log-likelihood at the REML estimates (sigma profiled, as lme4's
+#'   `logLik(REML = FALSE)`). On a gaussian ML fit, `TRUE` gives the
+#'   restricted log-likelihood at the ML estimates where the route records
+#'   it (known covariances) and is an error otherwise; on other families
+#'   `TRUE` is an error. A value that cannot be computed is an error, never
+#'   the other criterion.
 #' @param ... Not used: an argument given here is an error (a misspelt name
 #'   is not ignored).
 #' @return `fixef()` a named vector; `coef()` a list (class `coef.glmmgee_glmm`)
@@ -263,10 +268,29 @@ check_vcov_glmm_type <- function(type, full, cluster) {
 #' @export
 logLik.glmmgee_glmm <- function(object, REML = NULL, ...) {
   check_dots(..., .method = "logLik.glmmgee_glmm")
-  # REML = FALSE on a REML fit: the ML log-likelihood at the REML estimates
-  # of the covariance parameters, sigma profiled as lme4 does.
-  ll <- if (isFALSE(REML) && isTRUE(object$REML) && !is.null(object$loglik_ml))
-    object$loglik_ml else object$loglik
+  if (!is.null(REML) && (!is.logical(REML) || length(REML) != 1L || is.na(REML)))
+    stop("'REML' must be TRUE, FALSE or NULL", call. = FALSE)
+  reml_fit <- isTRUE(object$REML)
+  ll <- object$loglik
+  # The other criterion than the fit's, at its estimates, sigma profiled as
+  # lme4 does: the ML log-likelihood of a REML fit, the restricted one of
+  # an ML fit. A route that did not record it refuses, rather than give
+  # the fit's own criterion under the other's name.
+  if (isFALSE(REML) && reml_fit) {
+    ll <- object$loglik_ml
+    if (is.null(ll))
+      stop("logLik(REML = FALSE): the ML log-likelihood at the REML estimates is not available for this model; refit with REML = FALSE",
+           call. = FALSE)
+  } else if (isTRUE(REML) && !reml_fit) {
+    fam <- object$family$family %||% ""
+    if (!identical(fam, "gaussian"))
+      stop(sprintf("logLik(REML = TRUE): the restricted log-likelihood is defined for linear mixed models (gaussian family) only, not for this %s fit",
+                   fam), call. = FALSE)
+    ll <- object$loglik_reml
+    if (is.null(ll))
+      stop("logLik(REML = TRUE): the restricted log-likelihood at the ML estimates is not available for this model; refit with REML = TRUE",
+           call. = FALSE)
+  }
   structure(ll, df = object$df, nobs = object$nobs, class = "logLik")
 }
 
@@ -287,7 +311,9 @@ sigma.glmmgee_glmm <- function(object, ...) {
 #' @rdname glmm-extractors
 #' @export
 formula.glmmgee_glmm <- function(x, ...) {
-  check_dots(..., .method = "formula.glmmgee_glmm")
+  # `env`: as.formula() calls formula(x, env = baseenv()); the fit's formula
+  # keeps its own environment, as formula.lm() ignores it
+  check_dots(..., .method = "formula.glmmgee_glmm", .allow = "env")
   f <- x$formula
   bars <- attr(f, "random_terms")
   if (!inherits(f, "terms") || is.null(bars)) return(f)
@@ -356,7 +382,13 @@ model.matrix.glmmgee_glmm <- function(object, type = c("fixed", "random"), ...) 
 #' `"sc"` of the list is the residual standard deviation.
 #'
 #' @param x A fitted model from [glmm()], or the result of `VarCorr()`.
-#' @param sigma Ignored (for compatibility with the generic).
+#' @param sigma As lme4's: when given, the standard deviations are those
+#'   relative to the residual standard deviation (to 1 for families without
+#'   one) multiplied by `sigma`, and the residual's is `sigma`. Left out,
+#'   the estimates. Not available (an error) for models whose residual
+#'   standard deviation varies with a dispersion formula, nor for
+#'   cumulative link models or models with random effects in the zero part
+#'   or the dispersion formula.
 #' @param digits Number of significant digits.
 #' @param comp Which columns to print: `"Variance"` and/or `"Std.Dev."`.
 #' @param row.names,optional Ignored.
@@ -376,7 +408,7 @@ model.matrix.glmmgee_glmm <- function(object, type = c("fixed", "random"), ...) 
 VarCorr.glmmgee_glmm <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm")
   D <- varcorr_block(x$D, x$cnames, rep(seq_along(x$cov_blocks), x$cov_blocks))
-  new_varcorr(stats::setNames(list(D), x$group_name), x)
+  new_varcorr(stats::setNames(list(D), x$group_name), x, if (!missing(sigma)) sigma)
 }
 
 # One covariance block as VarCorr() reports it: the matrix with its standard
@@ -394,7 +426,7 @@ varcorr_block <- function(D, cnames, blocks) {
   D
 }
 
-new_varcorr <- function(blocks, fit) {
+new_varcorr <- function(blocks, fit, sigma = NULL) {
   # A diag() or homdiag() term has no correlations to report: its columns,
   # where a block holds them all with every covariance among them exactly 0
   # (an estimated covariance never is), are printed as independent
@@ -417,8 +449,37 @@ new_varcorr <- function(blocks, fit) {
   # No residual row where a dispersion formula makes sigma differ by row
   # (fit$aux$disp$X: its design; NULL for one dispersion).
   useSc <- fit$family$family == "gaussian" && is.null(fit$aux$disp$X)
-  structure(blocks, sc = if (useSc) fit$sigma else 1, useSc = useSc,
+  sc <- if (useSc) fit$sigma else 1
+  if (!is.null(sigma)) {
+    # lme4's VarCorr(sigma = ): the components relative to the residual
+    # standard deviation (to 1 where the family has none) times `sigma`
+    if (!is.numeric(sigma) || length(sigma) != 1L || !is.finite(sigma) || sigma <= 0)
+      stop("'sigma' must be one positive number", call. = FALSE)
+    if (fit$family$family == "gaussian" && !useSc)
+      stop("VarCorr(sigma = ): the residual standard deviation of this fit varies with its dispersion formula; there is no one sigma to rescale by",
+           call. = FALSE)
+    if (!(sc > 0))
+      stop("VarCorr(sigma = ): the residual standard deviation is estimated at zero; the components have no scale relative to it",
+           call. = FALSE)
+    f <- sigma / sc
+    blocks <- lapply(blocks, function(D) {
+      sd <- attr(D, "stddev")
+      D <- D * f^2
+      attr(D, "stddev") <- sd * f
+      D
+    })
+    sc <- if (useSc) sigma else 1
+  }
+  structure(blocks, sc = sc, useSc = useSc,
             family_par = fit$family_par, class = "VarCorr.glmmgee_glmm")
+}
+
+# The VarCorr() methods whose result is not new_varcorr()'s refuse a
+# given sigma rather than ignore it.
+refuse_varcorr_sigma <- function(given, what) {
+  if (given)
+    stop(sprintf("VarCorr(sigma = ): rescaling is not available for %s; leave 'sigma' out", what),
+         call. = FALSE)
 }
 
 # Character table of the variance components, one row per random effect

@@ -13,6 +13,7 @@ ordinal_re_sd_corr <- function(S) {
 #' @export
 VarCorr.glmmgee_glmm_ordinal_re <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_ordinal_re")
+  refuse_varcorr_sigma(!missing(sigma), "cumulative link models")
   sc <- ordinal_re_sd_corr(x$re_cov)
   structure(list(group = x$group_name, cov = x$re_cov, sd = sc$sd, corr = sc$corr),
             class = "VarCorr.glmmgee_glmm_ordinal_re")

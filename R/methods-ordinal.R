@@ -316,6 +316,7 @@ weights.glmmgee_glmm_ordinal <- function(object, ...) {
 #' @export
 VarCorr.glmmgee_glmm_ordinal <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_ordinal")
+  refuse_varcorr_sigma(!missing(sigma), "cumulative link models")
   # one random intercept, or one per term (several terms: sd_re)
   sd <- unname(x$sd_re %||% x$sigma_re)
   out <- data.frame(grp = x$group_name, var1 = "(Intercept)", vcov = sd^2, sdcor = sd,

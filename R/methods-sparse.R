@@ -9,7 +9,7 @@ VarCorr.glmmgee_glmm_sparse <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_sparse")
   out <- lapply(x$reterms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
   names(out) <- make.unique(x$group_name, sep = ".")
-  new_varcorr(out, x)
+  new_varcorr(out, x, if (!missing(sigma)) sigma)
 }
 
 # Terms grouped by grouping factor (terms of `||` share one factor).

@@ -122,6 +122,7 @@ second_part_ranef <- function(object, type, condVar, component, given = TRUE) {
 #' @export
 VarCorr.glmmgee_glmm_zire_sparse <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_zire_sparse")
+  refuse_varcorr_sigma(!missing(sigma), "models with random effects in the zero part")
   second_part_varcorr(x)
 }
 
@@ -143,6 +144,7 @@ ranef.glmmgee_glmm_zire_sparse <- function(object, type = c("mode", "mean"), con
 #' @export
 VarCorr.glmmgee_glmm_dispre <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_dispre")
+  refuse_varcorr_sigma(!missing(sigma), "models with random effects in the dispersion formula")
   second_part_varcorr(x)
 }
 

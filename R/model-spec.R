@@ -226,6 +226,10 @@ glmm_refusals <- list(
                  paste0(covstruct_kinds, "()", collapse = ", "), ")")),
   refusal("structure_workers", quote(structured_route && workers),
           "'control$workers': fits with covariance-structure terms or 'penalized' are not fitted on workers"),
+  # before the structures' refusal below, whose route 'penalized' shares:
+  # the cause to name is the prior, not a structure
+  refusal("penalized_covariance", quote(penalized && !is.null(covariance)),
+          "'penalized' = TRUE is not available with a known covariance ('covariance'): the known-covariance engines fit no prior on the fixed effects; use penalized = FALSE"),
   refusal("structure_covariance", quote(structured_route && !is.null(covariance)),
           "'covariance' (a known covariance) cannot be combined with a covariance structure such as ar1() or cs()"),
   refusal("structure_ranef_dist", quote(structured_route && rd != "normal"),

@@ -160,7 +160,7 @@ profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine
                    fitted$ranef_dist$type), call. = FALSE)
     targets <- targets[keep]
   }
-  if (reml) targets <- reml_profile_targets(targets)
+  if (reml) targets <- reml_profile_targets(targets, if (!is.null(which)) "which")
   if (is.null(attr(fitted$cov_theta, "ok")) && !isTRUE(fitted$singular))
     warning("profile(): the fit has no valid Hessian; steps are chosen without standard errors",
             call. = FALSE)

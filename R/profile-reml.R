@@ -145,15 +145,24 @@ reml_design_shift <- function(Tx) {
   as.numeric(determinant(Tx, logarithm = TRUE)$modulus)
 }
 
-# Which targets a restricted profile can trace: not the fixed effects
-# (confint() then reports the covariance parameters only).
-reml_profile_targets <- function(targets) {
-  fixed <- vapply(targets, function(tg) tg$kind == "coef" && !tg$log, TRUE)
+# Which targets a restricted profile can trace: not the fixed effects.
+# Those the user named (`arg`: "which" or confint()'s "parm") are an error,
+# not dropped; otherwise confint() reports the covariance parameters only.
+reml_profile_targets <- function(targets, arg = NULL) {
+  fixed <- reml_fixed_targets(targets)
   if (all(fixed))
     stop("profile(criterion = \"REML\"): the restricted likelihood does not depend on the fixed effects; select a covariance parameter in 'which', or use criterion = \"ML\" (as lme4)",
          call. = FALSE)
+  if (any(fixed) && !is.null(arg))
+    stop(sprintf("'%s': %s %s no restricted profile (the restricted likelihood does not depend on the fixed effects); leave %s out, or use criterion = \"ML\" (as lme4)",
+                 arg, paste(sQuote(names(targets)[fixed], FALSE), collapse = ", "),
+                 if (sum(fixed) > 1L) "have" else "has", if (sum(fixed) > 1L) "them" else "it"),
+         call. = FALSE)
   targets[!fixed]
 }
+
+reml_fixed_targets <- function(targets)
+  vapply(targets, function(tg) tg$kind == "coef" && !tg$log, TRUE)
 
 # The same for several terms: the restricted log-likelihood from the
 # penalized least squares criterion (fit-lmm-sparse.R), its gradient by

@@ -101,7 +101,8 @@ test_that("methods on several-term fits: ranef, coef, predict with re.form, anov
   expect_error(predict(fit, nd), "not in the fit")
   f0 <- update(fit, . ~ . - (1 | hospital:ward))
   expect_false(inherits(f0, "glmmgee_glmm_sparse"))
-  a <- anova(f0, fit)
+  # f0 has one term (default nAGQ 11), fit two (Laplace): said in a warning
+  expect_warning(a <- anova(f0, fit), "different approximations")
   expect_equal(a$Chisq[2], 2 * (as.numeric(logLik(fit)) - as.numeric(logLik(f0))))
   expect_output(print(fit), "hospital, 30; hospital:ward, 180")
   expect_output(print(summary(fit)), "Random effects")

@@ -16,3 +16,16 @@ test_that("AIC() and BIC() warn when the approximations differ and can refit ali
   expect_equal(BIC(f1), -2 * as.numeric(logLik(f1)) + log(nobs(f1)) * 4)
   expect_no_warning(AIC(f2, f1b))
 })
+
+test_that("anova() warns when the fits use different approximations to the likelihood", {
+  skip_if_not_installed("lme4")
+  data(grouseticks, package = "lme4", envir = environment())
+  # the default nAGQ: 11 with one random-effect term, Laplace with two
+  fb <- glmm(TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION), data = grouseticks, family = poisson)
+  fc <- glmm(TICKS ~ YEAR + (1 | BROOD), data = grouseticks, family = poisson)
+  expect_warning(a <- anova(fc, fb),
+                 "fc: Adaptive Gauss-Hermite quadrature, nAGQ = 11; fb: Laplace.*mixes them; give nAGQ explicitly")
+  expect_s3_class(a, "anova")
+  fc1 <- glmm(TICKS ~ YEAR + (1 | BROOD), data = grouseticks, family = poisson, nAGQ = 1)
+  expect_no_warning(anova(fc1, fb))
+})

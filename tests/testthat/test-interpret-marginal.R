@@ -118,3 +118,21 @@ test_that("marginal odds ratios of gee() and marginal_coefs() per a step delta",
   rr0 <- rate_ratios(gee(y ~ trt + lbase, data = epil, id = subject, family = poisson), parm = "lbase")
   expect_equal(rr$estimate, rr0$estimate, tolerance = 1e-6)
 })
+
+test_that("links with a pole: marginal means are refused where the random effect reaches it", {
+  set.seed(6)
+  d <- data.frame(g = factor(rep(1:20, each = 8)), x = runif(160))
+  b <- rnorm(20, 0, .3)
+  mu <- 1 / (1 + .5 * d$x + b[d$g])
+  d$y <- rgamma(160, 5, 5 / abs(mu))
+  fi <- glmm(y ~ x + (1 | g), data = d, family = Gamma("inverse"), nAGQ = 1)
+  expect_error(marginal_coefs(fi), "not defined: the normal random effect puts probability .* far side of eta = 0")
+  expect_error(standardize(fi, "x", values = c(0, 1)), "pole")
+  # E[1 / (eta + sT)] diverges for any s > 0 whose normal reaches the pole;
+  # far from it the rule is the integral over the normal's effective range
+  fam <- Gamma("inverse")
+  expect_error(glmmgee:::marginal_mean(1, 0.3, fam), "probability 0.00043")
+  ex <- integrate(function(t) 1 / (40 + 0.3 * t) * dnorm(t), -Inf, Inf, rel.tol = 1e-12)$value
+  expect_equal(glmmgee:::marginal_mean(40, 0.3, fam)$mean, ex, tolerance = 1e-10)
+  expect_error(glmmgee:::marginal_mean(2, 0.3, Gamma("1/mu^2")), "pole")
+})

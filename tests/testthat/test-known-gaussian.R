@@ -369,3 +369,158 @@ test_that("profile intervals of a known-covariance fit: the exact likelihood, ce
   expect_equal(2 * (ll_hat - prof_ll(ci["x", 2])), qchisq(0.95, 1), tolerance = 2e-3)
   expect_equal(2 * (ll_hat - prof_ll(ci["x", 1])), qchisq(0.95, 1), tolerance = 2e-3)
 })
+
+# Direct dense computations for a fit with known covariances: the variance
+# components from the fit, V = s2e I + sum_j s2g_j Z_j K_j Z_j'.
+direct_known <- function(fit, y, X, Ks, index) {
+  vc <- as.data.frame(VarCorr(fit))
+  s2g <- vc$vcov[vc$grp != "Residual"]
+  s2e <- sigma(fit)^2
+  n <- length(y)
+  G <- lapply(seq_along(Ks), function(j) as.matrix(Ks[[j]])[index[[j]], index[[j]]])
+  Vs <- diag(n)
+  for (j in seq_along(Ks)) Vs <- Vs + s2g[j] / s2e * G[[j]]
+  Vi <- solve(Vs)
+  XVX <- crossprod(X, Vi %*% X)
+  beta <- solve(XVX, crossprod(X, Vi %*% y))
+  r <- drop(y - X %*% beta)
+  q <- sum(r * (Vi %*% r))
+  ld <- determinant(Vs)$modulus[[1]]
+  p <- ncol(X)
+  V <- s2e * Vs
+  condvar <- lapply(seq_along(Ks), function(j) {
+    K <- as.matrix(Ks[[j]])
+    ZK <- K[index[[j]], , drop = FALSE]
+    unname(diag(s2g[j] * K - s2g[j]^2 * crossprod(ZK, solve(V, ZK))))
+  })
+  # sigma profiled at the fit's variance ratios, as lme4's logLik(REML = )
+  list(ml = -0.5 * (ld + n * (1 + log(2 * pi * q / n))),
+       reml = -0.5 * (ld + determinant(XVX)$modulus[[1]] + (n - p) * (1 + log(2 * pi * q / (n - p)))),
+       condvar = condvar)
+}
+
+# A sparse K: families of five (0.5 within a family, 1 on the diagonal).
+sparse_family_K <- function(dn) {
+  f <- (seq_along(dn[[1]]) - 1L) %/% 5L
+  K <- 0.5 * outer(f, f, "==") + diag(0.5, length(f))
+  dimnames(K) <- dn
+  Matrix::forceSymmetric(methods::as(Matrix::Matrix(K, sparse = TRUE), "CsparseMatrix"))
+}
+
+test_that("logLik(REML = FALSE) of a REML known-covariance fit is the ML log-likelihood at its estimates", {
+  skip_if_not_installed("lme4")
+  set.seed(3)
+  ids <- paste0("i", 1:60)
+  dd <- data.frame(id = factor(rep(ids, each = 4), levels = ids), x = rnorm(240))
+  dd$y <- 1 + 0.5 * dd$x + rnorm(60)[dd$id] + rnorm(240)
+  I60 <- diag(60)
+  dimnames(I60) <- list(ids, ids)
+  fi <- glmm(y ~ x + (1 | id), data = dd, covariance = list(id = I60), REML = TRUE)
+  m <- lme4::lmer(y ~ x + (1 | id), dd)
+  expect_equal(as.numeric(logLik(fi)), as.numeric(logLik(m)), tolerance = 1e-7)
+  expect_equal(as.numeric(logLik(fi, REML = FALSE)), as.numeric(logLik(m, REML = FALSE)),
+               tolerance = 1e-7)
+  # and the ML fit's restricted log-likelihood at its estimates, as lme4's
+  mm <- lme4::lmer(y ~ x + (1 | id), dd, REML = FALSE)
+  fm <- glmm(y ~ x + (1 | id), data = dd, covariance = list(id = I60))
+  expect_equal(as.numeric(logLik(fm, REML = TRUE)), as.numeric(logLik(mm, REML = TRUE)),
+               tolerance = 1e-7)
+  # A general K on every route: spectral (four observations per level),
+  # tridiagonal (one each), the factor, sparse, and two terms.
+  s <- sim_gwas_like(n = 60, m = 20, reps = 4, seed = 5)
+  X <- cbind(1, s$data$x)
+  s1 <- sim_gwas_like(n = 80, m = 20, seed = 6)
+  Ks <- sparse_family_K(dimnames(s$K))
+  cases <- list(
+    dense = list(d = s$data, cov = list(id = s$K), K = list(s$K)),
+    tri = list(d = s1$data, cov = list(id = s1$K), K = list(s1$K)),
+    factor = list(d = s$data, cov = list(id = kfactor(s$L)), K = list(tcrossprod(s$L))),
+    sparse = list(d = s$data, cov = list(id = Ks), K = list(Ks)))
+  for (nm in names(cases)) {
+    cs <- cases[[nm]]
+    for (reml in c(TRUE, FALSE)) {
+      f <- glmm(y ~ x + (1 | id), data = cs$d, covariance = cs$cov, REML = reml)
+      ref <- direct_known(f, cs$d$y, cbind(1, cs$d$x), cs$K, list(as.integer(cs$d$id)))
+      expect_equal(as.numeric(logLik(f, REML = FALSE)), ref$ml, tolerance = 1e-8, info = nm)
+      expect_equal(as.numeric(logLik(f, REML = TRUE)), ref$reml, tolerance = 1e-8, info = nm)
+    }
+  }
+  d2 <- s$data
+  d2$id2 <- d2$id
+  # effects of both terms (the family K's and one of each level)
+  set.seed(8)
+  d2$y <- d2$y + 2 * drop(t(chol(as.matrix(sparse_family_K(dimnames(s$K))))) %*% rnorm(60))[d2$id] +
+    rnorm(60)[d2$id]
+  I2 <- diag(60)
+  dimnames(I2) <- dimnames(s$K)
+  f2 <- glmm(y ~ x + (1 | id) + (1 | id2), data = d2, REML = TRUE,
+             covariance = list(id = s$K, id2 = I2))
+  ref <- direct_known(f2, d2$y, X, list(s$K, I2), rep(list(as.integer(d2$id)), 2))
+  expect_equal(as.numeric(logLik(f2, REML = FALSE)), ref$ml, tolerance = 1e-8)
+})
+
+test_that("logLik(REML = ) refuses what it cannot give instead of the fit's own criterion", {
+  s <- sim_gwas_like(n = 60, m = 20, reps = 2, seed = 5)
+  s$data$yb <- as.integer(s$data$y > 1)
+  fb <- glmm(yb ~ x + (1 | id), data = s$data, family = binomial, covariance = list(id = s$K))
+  expect_error(logLik(fb, REML = TRUE), "gaussian family.*binomial")
+  expect_equal(logLik(fb, REML = FALSE), logLik(fb))
+  fr <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = TRUE)
+  fr$loglik_ml <- NULL
+  expect_error(logLik(fr, REML = FALSE), "not available.*refit with REML = FALSE")
+  expect_error(logLik(fr, REML = NA), "'REML' must be TRUE, FALSE or NULL")
+})
+
+test_that("ranef(condVar = TRUE) of a gaussian known-covariance fit: Var(b | y) at the estimates", {
+  skip_if_not_installed("lme4")
+  set.seed(3)
+  ids <- paste0("i", 1:60)
+  dd <- data.frame(id = factor(rep(ids, each = 4), levels = ids), x = rnorm(240))
+  dd$y <- 1 + 0.5 * dd$x + rnorm(60)[dd$id] + rnorm(240)
+  I60 <- diag(60)
+  dimnames(I60) <- list(ids, ids)
+  for (reml in c(TRUE, FALSE)) {
+    fi <- glmm(y ~ x + (1 | id), data = dd, covariance = list(id = I60), REML = reml)
+    m <- lme4::lmer(y ~ x + (1 | id), dd, REML = reml)
+    pv <- attr(ranef(fi, condVar = TRUE)$id, "postVar")
+    expect_equal(as.numeric(pv), as.numeric(attr(lme4::ranef(m, condVar = TRUE)$id, "postVar")),
+                 tolerance = 1e-5)
+  }
+  s <- sim_gwas_like(n = 60, m = 20, reps = 4, seed = 5)
+  s1 <- sim_gwas_like(n = 80, m = 20, seed = 6)
+  Ks <- sparse_family_K(dimnames(s$K))
+  cases <- list(
+    dense = list(d = s$data, cov = list(id = s$K), K = list(s$K)),
+    tri = list(d = s1$data, cov = list(id = s1$K), K = list(s1$K)),
+    factor = list(d = s$data, cov = list(id = kfactor(s$L)), K = list(tcrossprod(s$L))),
+    sparse = list(d = s$data, cov = list(id = Ks), K = list(Ks)))
+  for (nm in names(cases)) {
+    cs <- cases[[nm]]
+    for (reml in c(TRUE, FALSE)) {
+      f <- glmm(y ~ x + (1 | id), data = cs$d, covariance = cs$cov, REML = reml)
+      ref <- direct_known(f, cs$d$y, cbind(1, cs$d$x), cs$K, list(as.integer(cs$d$id)))
+      pv <- as.numeric(attr(ranef(f, condVar = TRUE)$id, "postVar"))
+      expect_equal(pv, ref$condvar[[1]], tolerance = 1e-6, info = paste(nm, reml))
+    }
+  }
+  d2 <- s$data
+  d2$id2 <- d2$id
+  # effects of both terms (the family K's and one of each level)
+  set.seed(8)
+  d2$y <- d2$y + 2 * drop(t(chol(as.matrix(sparse_family_K(dimnames(s$K))))) %*% rnorm(60))[d2$id] +
+    rnorm(60)[d2$id]
+  # a dense and a sparse second term: the dense and the sparse routes
+  I2 <- Matrix::Diagonal(60)
+  I2 <- Matrix::forceSymmetric(methods::as(I2, "CsparseMatrix"))
+  dimnames(I2) <- dimnames(s$K)
+  for (K2 in list(s$K, I2)) {
+    f2 <- glmm(y ~ x + (1 | id) + (1 | id2), data = d2, covariance = list(id = Ks, id2 = K2))
+    ref <- direct_known(f2, d2$y, cbind(1, d2$x), list(Ks, K2), rep(list(as.integer(d2$id)), 2))
+    re <- ranef(f2, condVar = TRUE)
+    expect_equal(as.numeric(attr(re$id, "postVar")), ref$condvar[[1]], tolerance = 1e-6)
+    expect_equal(as.numeric(attr(re$id2, "postVar")), ref$condvar[[2]], tolerance = 1e-6)
+  }
+  pdf(NULL)
+  on.exit(grDevices::dev.off(), add = TRUE)
+  expect_no_error(plot_ranef(f))
+})

@@ -353,3 +353,50 @@ test_that("the arguments other packages pass routinely still work", {
   # ranef(newdata = ) and predict(new_clusters = ) are read from '...'
   expect_s3_class(ranef(of, newdata = ma_env$data[ma_env$data$g == "2", ]), "data.frame")
 })
+
+test_that("formula() takes as.formula()'s 'env' on every kind of fit, so update.formula() and drop1() work", {
+  objs <- ma_objects()
+  for (nm in c("one_factor", "sparse", "nested", "ordinal", "zi", "reml", "structured", "known",
+               "dist", "gee", "ordinal_gee")) {
+    fo <- formula(objs[[nm]])
+    expect_identical(as.formula(objs[[nm]]), fo, info = nm)
+    expect_identical(formula(objs[[nm]], env = baseenv()), fo, info = nm)
+  }
+  of <- objs$one_factor
+  expect_equal(update.formula(of, . ~ . - x), y ~ ftrt + (1 | g), ignore_attr = TRUE)
+  dr <- suppressWarnings(drop1(of, scope = ~ x))
+  expect_equal(rownames(dr), c("<none>", "x"))
+  expect_error(formula(of, bogus = 1), "bogus")
+})
+
+test_that("VarCorr(sigma = ) rescales as lme4's, or refuses", {
+  skip_if_not_installed("lme4")
+  objs <- ma_objects()
+  d <- ma_env$data
+  rf <- objs$reml
+  m <- suppressMessages(lme4::lmer(yg ~ x + (x | g), data = d))
+  v2 <- VarCorr(rf, sigma = 2)
+  l2 <- lme4::VarCorr(m, sigma = 2)
+  expect_equal(unname(attr(v2$g, "stddev")), unname(attr(l2$g, "stddev")), tolerance = 1e-4)
+  expect_equal(attr(v2, "sc"), 2)
+  expect_equal(VarCorr(rf)$g, VarCorr(rf, sigma = sigma(rf))$g)
+  # without a residual scale the standard deviations are multiplied by sigma
+  of <- objs$one_factor
+  expect_equal(attr(VarCorr(of, sigma = 2)$g, "stddev"), 2 * attr(VarCorr(of)$g, "stddev"))
+  expect_equal(attr(VarCorr(objs$sparse, sigma = 3)$h, "stddev"), 3 * attr(VarCorr(objs$sparse)$h, "stddev"))
+  expect_error(VarCorr(of, sigma = -1), "'sigma' must be one positive number")
+  for (nm in c("ordinal", "ordinal_slopes", "zi_re", "zi_re_sparse", "disp_re"))
+    expect_error(VarCorr(objs[[nm]], sigma = 2), "VarCorr\\(sigma = \\): rescaling is not available",
+                 info = nm)
+})
+
+test_that("logLik(REML = TRUE) of an ML fit is the restricted log-likelihood or an error, never the ML value", {
+  objs <- ma_objects()
+  of <- objs$one_factor
+  rf <- objs$reml
+  expect_error(logLik(of, REML = TRUE), "gaussian family.*binomial")
+  expect_error(logLik(objs$structured, REML = TRUE), "not available for this model; refit with REML = TRUE")
+  known <- objs$known
+  expect_false(isTRUE(all.equal(as.numeric(logLik(known, REML = TRUE)), as.numeric(logLik(known)))))
+  expect_equal(logLik(rf, REML = TRUE), logLik(rf))
+})

@@ -96,3 +96,12 @@ test_that("REML with penalized says that the two do not combine, not that covari
   expect_error(glmm(Reaction ~ Days + (1 | Subject), data = sleepstudy, penalized = TRUE, REML = TRUE),
                "'REML = TRUE' cannot be combined with 'penalized'")
 })
+
+test_that("penalized = TRUE with a known covariance is refused for what it is", {
+  d <- sim_sep(11, M = 20)
+  K <- exp(-abs(outer(1:20, 1:20, "-")) / 3)
+  dimnames(K) <- list(levels(d$g), levels(d$g))
+  expect_error(glmm(y2 ~ x + (1 | g), data = d, family = binomial, penalized = TRUE,
+                    covariance = list(g = K)),
+               "'penalized' = TRUE is not available with a known covariance")
+})

@@ -580,3 +580,17 @@ test_that("REML and ML against lmer: zero weights, nlme's Machines and Orthodont
   l <- suppressMessages(lme4::lmer(Reaction ~ Days + (fd || Subject), s, REML = TRUE))
   expect_gte(as.numeric(logLik(o)), as.numeric(logLik(l)) - 1e-7)
 })
+
+test_that("confint(profile, criterion = \"REML\") names the fixed effects in 'parm' it cannot profile", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4", envir = environment())
+  fr <- glmm(Reaction ~ Days + (1 | Subject), sleepstudy, REML = TRUE)
+  expect_error(confint(fr, method = "profile", criterion = "REML", parm = c("Days", "sigma")),
+               "'parm': 'Days' has no restricted profile")
+  expect_error(profile(fr, which = c("(Intercept)", "Days", "sigma"), criterion = "REML"),
+               "'which': '\\(Intercept\\)', 'Days' have no restricted profile")
+  # by default the covariance parameters alone, as before
+  ci <- confint(fr, method = "profile", criterion = "REML")
+  expect_false(any(c("(Intercept)", "Days") %in% rownames(ci)))
+  expect_equal(rownames(confint(fr, method = "profile", criterion = "REML", parm = "sigma")), "sigma")
+})
