@@ -78,7 +78,7 @@ cs_pair_back <- function(fit, idx, re) {
     V_s <- r$V_s
   }
   fit <- covstruct_restate(fit, re, k0, p, th_s, V_s)
-  fit$optinfo$cs_pair_unstructured <- vapply(re$terms[idx], `[[`, "", "label")
+  fit$optinfo$cs2_unstructured <- vapply(re$terms[idx], `[[`, "", "label")
   fit
 }
 
@@ -502,6 +502,6 @@ cs_pair_uncentre_one <- function(fit, cen, re) {
   }
   fit <- covstruct_restate(fit, re, k0, p, th_s, V_s)
   fit$modes <- rotate_summaries(fit$modes, t(Wf))
-  fit$optinfo$cs_pair_centred <- vapply(re$terms[vapply(cen$terms, `[[`, 1L, "term")], `[[`, "", "label")
+  fit$optinfo$cs2_centred <- vapply(re$terms[vapply(cen$terms, `[[`, 1L, "term")], `[[`, "", "label")
   fit
 }

@@ -249,7 +249,7 @@ covstruct_terms <- function(formula, mf, env) {
 #' With a column far from zero (`x * 1e-6 - 5`) it is searched as that
 #' unstructured term on its centred columns by the sparse engine and mapped
 #' back exactly to the cs() parameters (`$optinfo$centred_z`,
-#' `$optinfo$cs_pair_unstructured`), also with one grouping factor when that is
+#' `$optinfo$cs2_unstructured`), also with one grouping factor when that is
 #' the same likelihood (gaussian, or `nAGQ = 1`); with adaptive quadrature
 #' (`nAGQ > 1`) it is fitted on the columns as given, with a warning that
 #' the search can stop below the optimum there (fit `(x | g)` or centre the

@@ -60,7 +60,7 @@
 #' boundary and the restarts that confirmed them), `dispersion_limit`,
 #' `zero_inflation_vanishes`, `logseries_limit`, `zero_variance_check`,
 #' `laplace_validity`, `reparameterized`, `centred_z`, `scaled_z`,
-#' `cs_pair_unstructured`, `cs_pair_centred`, `response_scale`, `nthreads`,
+#' `cs2_unstructured`, `cs2_centred`, `response_scale`, `nthreads`,
 #' `nnz_factor` (non-zeros of a sparse factor), `rank`, `reml` (the restricted
 #' criterion's record), `laplace` (the Laplace fit that started a quadrature
 #' search), `nested_levels`, `engine_calls`, `gradient` (how the gradient
@@ -90,8 +90,8 @@ optinfo_optional <- c("stages", "newton_steps", "newton_failures", "max_grad_use
                       "grad_basis", "scaled_grad", "scaled_grad_sigma_held", "verification",
                       "boundary_check", "dispersion_limit", "zero_inflation_vanishes",
                       "logseries_limit", "zero_variance_check", "laplace_validity",
-                      "reparameterized", "centred_z", "scaled_z", "cs_pair_unstructured",
-                      "cs_pair_centred", "response_scale", "nthreads", "nnz_factor", "rank",
+                      "reparameterized", "centred_z", "scaled_z", "cs2_unstructured",
+                      "cs2_centred", "response_scale", "nthreads", "nnz_factor", "rank",
                       "reml", "laplace", "nested_levels", "engine_calls", "gradient",
                       "residual_zero", "residual_unidentified", "sigma_fixed_se",
                       "warnings_separation")

@@ -263,14 +263,14 @@ covstruct_profile_engine <- function(fit) {
 
 # The one-factor engine of a structured fit, on the basis its quadrature
 # ran on: a far-off two-column cs() fitted by adaptive quadrature is
-# integrated on its centred columns (cs_pair_centring_one(), `$optinfo$cs_pair_centred`),
+# integrated on its centred columns (cs_pair_centring_one(), `$optinfo$cs2_centred`),
 # and quadrature's value depends on that basis, so on the user's Z the
 # profile stopped with "could not be rebuilt" and the cluster-robust
 # covariance used another approximation (its scores summed to 2.2, not 0).
 # list(base (profile_engine()'s list), to_engine (the fit's theta -> the
 # engine's), jac (its Jacobian)); both NULL on the user's Z.
 structured_one_factor_engine <- function(fit, pm, caller) {
-  labels <- .subset2(fit$optinfo, "cs_pair_centred")
+  labels <- .subset2(fit$optinfo, "cs2_centred")
   if (is.null(labels)) return(list(base = profile_engine(fit, caller = caller)))
   re <- pm$re
   idx <- which(vapply(re$terms, `[[`, "", "label") %in% labels)

@@ -71,7 +71,7 @@ test_that("cs(x | a) near zero runs as before (not searched unstructured)", {
   d <- far_slope_crossed(2771)
   f <- glmm(y ~ x + cs(x | a) + homdiag(1 | b), d)
   expect_null(f$optinfo$centred_z)
-  expect_null(f$optinfo$cs_pair_unstructured)
+  expect_null(f$optinfo$cs2_unstructured)
 })
 
 test_that("one grouping factor: a far-off two-column cs() is lmer's optimum (gaussian), or the unstructured fit (quadrature)", {
@@ -94,7 +94,7 @@ test_that("one grouping factor: a far-off two-column cs() is lmer's optimum (gau
   dp <- far_slope_crossed(2775, "poisson")
   fp <- expect_no_warning(glmm(y ~ x2 + cs(x2 | a), dp, family = poisson))
   fu <- glmm(y ~ x2 + (x2 | a), dp, family = poisson)
-  expect_identical(fp$optinfo$cs_pair_centred, "cs(x2 | a)")
+  expect_identical(fp$optinfo$cs2_centred, "cs(x2 | a)")
   expect_equal(as.numeric(logLik(fp)), as.numeric(logLik(fu)), tolerance = 1e-10)
   expect_no_warning(glmm(y ~ x + cs(x | a), d))
 })
