@@ -56,14 +56,10 @@ aux_dispersion_limit <- function(family, Xd, offd, idx, P, Xs = Xd, Td = NULL, z
     at_zero <- if (is.null(zero)) FALSE else zero & (if (nb1) ld > log(1e6) else ld < log(1e-6))
     at <- at_pois | at_zero
     if (!any(at)) return(out)
-    R <- limit_directions(Xs, Td, !at)
-    if (!ncol(R)) return(out)
-    moved <- apply(abs(R), 1L, max) > 1e-8
-    out[idx[moved]] <- TRUE
-    if (sum(moved) > ncol(R)) {
-      attr(out, "directions") <- R
-      attr(out, "block") <- idx
-    }
+    out <- limit_mask(idx, P, Xs, Td, !at)
+    if (!any(out)) return(out)
+    moved <- out[idx]
+    R <- attr(out, "directions") %||% diag(1, sum(moved))
     nm <- colnames(Xd) %||% paste0("X", seq_len(pd))
     zero_note <- if (any(at_zero)) sprintf(paste0(
       ", and at its opposite limit %s in %d row%s with a zero count (%srow%s %s), where the count ",
@@ -129,6 +125,22 @@ combine_limits <- function(...) {
 # dispersion-formula fit. A hurdle's zeros are the zero part's alone.
 limit_zero_rows <- function(y, kind) {
   if (kind == "hurdle" || !is.numeric(y) || is.matrix(y)) NULL else as.numeric(y) == 0
+}
+
+# TRUE (of P) at the coefficients `idx` that move along the directions
+# limit_directions() gives for the rows not in `keep`, with attributes
+# "directions" and "block" (idx) where those are not coordinate axes.
+limit_mask <- function(idx, P, Xs, T, keep) {
+  out <- rep(FALSE, P)
+  R <- limit_directions(Xs, T, keep)
+  if (!ncol(R)) return(out)
+  moved <- apply(abs(R), 1L, max) > 1e-8
+  out[idx[moved]] <- TRUE
+  if (sum(moved) > ncol(R)) {
+    attr(out, "directions") <- R
+    attr(out, "block") <- idx
+  }
+  out
 }
 
 # An orthonormal basis (columns, in the user's coefficients) of the

@@ -53,15 +53,7 @@ aux_zero_limit <- function(Xz, offz, idx, P, Xs = Xz, Tz = NULL) {
     if (!pz) return(out)
     at <- abs(drop(Xz %*% theta[idx]) + (offz %||% 0)) > 15
     if (!any(at)) return(out)
-    R <- limit_directions(Xs, Tz, !at)
-    if (!ncol(R)) return(out)
-    moved <- apply(abs(R), 1L, max) > 1e-8
-    out[idx[moved]] <- TRUE
-    if (sum(moved) > ncol(R)) {
-      attr(out, "directions") <- R
-      attr(out, "block") <- idx
-    }
-    out
+    limit_mask(idx, P, Xs, Tz, !at)
   }
 }
 
