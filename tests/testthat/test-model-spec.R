@@ -160,6 +160,8 @@ test_that("every row of the refusal table refuses its combination with its messa
     ordinal_sparse_quadrature = quote(glmm(ord ~ x + (1 | id) + (1 | site), data = d,
                                            family = cumulative, nAGQ = 3)),
     reml_dist_known = quote(glmm(cont ~ x + (1 | id), data = d, REML = TRUE, ranef_dist = "bridge")),
+    penalized_covariance = quote(glmm(y ~ x + (1 | id), data = d, family = binomial,
+                                      penalized = TRUE, covariance = list(id = K))),
     known_laplace_quadrature = quote(glmm(y ~ x + (1 | id), data = d, family = binomial,
                                           covariance = list(id = K), nAGQ = 3)),
     known_laplace_start = quote(glmm(y ~ x + (1 | id), data = d, family = binomial,
