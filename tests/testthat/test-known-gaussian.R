@@ -407,6 +407,19 @@ sparse_family_K <- function(dn) {
   Matrix::forceSymmetric(methods::as(Matrix::Matrix(K, sparse = TRUE), "CsparseMatrix"))
 }
 
+# One general K on every gaussian known-covariance route: spectral (four
+# observations per level), tridiagonal (one each), the factor and sparse;
+# each with its data, its 'covariance' and the K of direct_known().
+known_route_cases <- function() {
+  s <- sim_gwas_like(n = 60, m = 20, reps = 4, seed = 5)
+  s1 <- sim_gwas_like(n = 80, m = 20, seed = 6)
+  Ks <- sparse_family_K(dimnames(s$K))
+  list(dense = list(d = s$data, cov = list(id = s$K), K = list(s$K)),
+       tri = list(d = s1$data, cov = list(id = s1$K), K = list(s1$K)),
+       factor = list(d = s$data, cov = list(id = kfactor(s$L)), K = list(tcrossprod(s$L))),
+       sparse = list(d = s$data, cov = list(id = Ks), K = list(Ks)))
+}
+
 test_that("logLik(REML = FALSE) of a REML known-covariance fit is the ML log-likelihood at its estimates", {
   skip_if_not_installed("lme4")
   set.seed(3)
@@ -429,13 +442,7 @@ test_that("logLik(REML = FALSE) of a REML known-covariance fit is the ML log-lik
   # tridiagonal (one each), the factor, sparse, and two terms.
   s <- sim_gwas_like(n = 60, m = 20, reps = 4, seed = 5)
   X <- cbind(1, s$data$x)
-  s1 <- sim_gwas_like(n = 80, m = 20, seed = 6)
-  Ks <- sparse_family_K(dimnames(s$K))
-  cases <- list(
-    dense = list(d = s$data, cov = list(id = s$K), K = list(s$K)),
-    tri = list(d = s1$data, cov = list(id = s1$K), K = list(s1$K)),
-    factor = list(d = s$data, cov = list(id = kfactor(s$L)), K = list(tcrossprod(s$L))),
-    sparse = list(d = s$data, cov = list(id = Ks), K = list(Ks)))
+  cases <- known_route_cases()
   for (nm in names(cases)) {
     cs <- cases[[nm]]
     for (reml in c(TRUE, FALSE)) {
@@ -487,13 +494,8 @@ test_that("ranef(condVar = TRUE) of a gaussian known-covariance fit: Var(b | y) 
                  tolerance = 1e-5)
   }
   s <- sim_gwas_like(n = 60, m = 20, reps = 4, seed = 5)
-  s1 <- sim_gwas_like(n = 80, m = 20, seed = 6)
   Ks <- sparse_family_K(dimnames(s$K))
-  cases <- list(
-    dense = list(d = s$data, cov = list(id = s$K), K = list(s$K)),
-    tri = list(d = s1$data, cov = list(id = s1$K), K = list(s1$K)),
-    factor = list(d = s$data, cov = list(id = kfactor(s$L)), K = list(tcrossprod(s$L))),
-    sparse = list(d = s$data, cov = list(id = Ks), K = list(Ks)))
+  cases <- known_route_cases()
   for (nm in names(cases)) {
     cs <- cases[[nm]]
     for (reml in c(TRUE, FALSE)) {
