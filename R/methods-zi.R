@@ -193,6 +193,23 @@ zi_re_selection <- function(object, re.form) {
   list(cond = cond, zi = sel$zi, disp = sel$disp)
 }
 
+# The grouping expressions of the random-effect terms that `re.form` keeps
+# in any part: predict() has no random effect for a row without a label of
+# one of them.
+zi_grouping_exprs <- function(object, re.form) {
+  keep <- zi_re_selection(object, re.form)
+  cond <- if (is.null(keep$cond)) find_bars(object$formula)
+          else if (inherits(keep$cond, "formula")) find_bars(keep$cond)
+  out <- lapply(cond, `[[`, 3L)
+  aux <- object$aux
+  for (pt in list(list(re = aux$zi$re, keep = keep$zi), list(re = aux$disp$re, keep = keep$disp))) {
+    if (!length(pt$keep)) next
+    out <- c(out, if (isTRUE(pt$re$sparse)) lapply(pt$re$terms[pt$keep], `[[`, "group_expr")
+                  else list(str2lang(object$group_name)))
+  }
+  out
+}
+
 # A zero or dispersion part's offset at `mf`, the part's model frame of
 # new data: its offset() terms, or dispformula = ~ 0's fixed log residual
 # SD (is_zero_disp()) on every row; NULL for none.
@@ -247,18 +264,40 @@ predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
   check_flag(se.fit, "se.fit")
   if (!is.null(newdata) && !is.data.frame(newdata))
     stop("'newdata' must be a data frame", call. = FALSE)
+  # A row with a missing label of a kept term's grouping has no random
+  # effect to predict with: na.action applies to those rows first, as in
+  # predict.glmmgee_glmm() (under na.pass they are an error unless
+  # allow.new.levels).
+  nd0 <- newdata
+  grp <- if (!is.null(newdata)) {
+    rows_with_values(zi_grouping_exprs(object, re.form), newdata, na.action,
+                     environment(object$formula) %||% parent.frame())
+  }
+  if (!is.null(grp)) newdata <- grp$data
   pr <- zi_predictors(object, newdata, re.form, allow.new.levels)
   out <- zi_prediction(object, pr, type)
   names(out) <- pr$names
-  # newdata's rows whose prediction is missing (a missing value in a
+  # Then newdata's rows whose prediction is missing (a missing value in a
   # variable of some part) under na.action, as predict.glmmgee_glmm():
-  # na.omit drops them, na.exclude and na.pass keep them as NA. (The
-  # argument was swallowed by '...' and na.omit ignored.) The rows are
+  # na.omit drops them, na.exclude and na.pass keep them as NA. The rows are
   # those of a missing prediction only, so se.fit does not change them (its
   # standard errors are missing where the prediction is).
   se <- if (se.fit) stats::setNames(zi_prediction_se(object, newdata, pr, type), pr$names)
   nao <- if (!is.null(newdata)) {
     attr(match.fun(na.action)(data.frame(fit = unname(out))), "na.action")
+  }
+  if (length(grp$na.action)) {
+    # one record of both steps over the rows of the caller's newdata
+    kept <- setdiff(seq_len(nrow(nd0)), grp$na.action)
+    widen <- function(v) {
+      w <- stats::setNames(rep(NA_real_, nrow(nd0)), rownames(nd0))
+      w[kept] <- v
+      w
+    }
+    out <- widen(out)
+    if (se.fit) se <- widen(se)
+    nao <- sort(c(as.integer(grp$na.action), kept[as.integer(nao)]))
+    nao <- structure(stats::setNames(nao, rownames(nd0)[nao]), class = class(grp$na.action))
   }
   pad <- function(v) {
     if (is.null(newdata)) return(stats::napredict(object$na.action, v))

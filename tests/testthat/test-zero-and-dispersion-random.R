@@ -405,4 +405,20 @@ test_that("a missing grouping label of a zero part on the conditional factor is 
   expect_error(predict(g, nd, type = "zprob", re.form = ~ (1 | site)), "grouping variable 'site'")
   expect_equal(unname(predict(g, nd, type = "zprob", allow.new.levels = TRUE))[1L],
                unname(predict(g, nd[1L, ], type = "zprob", re.form = NA)))
+  # na.omit and na.exclude act on that row, as on one-part fits (it stopped).
+  p2 <- predict(g, nd[2L, ], type = "zprob")
+  expect_equal(predict(g, nd, type = "zprob", na.action = na.omit), p2)
+  expect_identical(names(predict(g, nd, type = "zprob", na.action = na.omit)), "2")
+  ex <- predict(g, nd, type = "response", na.action = na.exclude, se.fit = TRUE)
+  expect_identical(names(ex$fit), c("1", "2"))
+  expect_true(is.na(ex$fit[[1L]]) && is.na(ex$se.fit[[1L]]))
+  expect_equal(ex$fit[[2L]], unname(predict(g, nd[2L, ], type = "response")))
+  # Without the term in re.form the label is not needed, and no row is dropped.
+  expect_length(predict(g, nd, type = "zprob", re.form = NA, na.action = na.omit), 2L)
+  # A missing covariate in another row as well: one record of both.
+  nd3 <- data.frame(mined = c("no", NA, "yes"), site = c(NA, "R-1", "R-1"))
+  ex3 <- predict(g, nd3, type = "response", na.action = na.exclude)
+  expect_identical(which(is.na(ex3)), c(`1` = 1L, `2` = 2L))
+  expect_equal(ex3[[3L]], unname(predict(g, nd3[3L, ], type = "response")))
+  expect_identical(names(predict(g, nd3, na.action = na.omit)), "3")
 })
