@@ -41,7 +41,9 @@
 #' @param conf.level Confidence level.
 #' @param exponentiate Exponentiate the fixed rows?
 #' @param std.err For an ordinal GEE: `"robust"` or `"naive"`.
-#' @param ... Ignored.
+#' @param conf.method,scales As in [tidy.glmmgee_glmm()]: `"Wald"` and
+#'   `"sdcor"` only.
+#' @param ... Ignored (packages that build tables on `tidy()` pass their own).
 #' @return A data frame. `tidy()` of a mixed model: `effect`, `group`,
 #'   (`level` for `ran_vals`), `term`, `estimate`, `std.error`, `statistic`,
 #'   `p.value` (`conf.low`, `conf.high`), `coef.type` (`NA` on the variance
@@ -70,7 +72,9 @@ NULL
 #' @method tidy glmmgee_glmm_ordinal
 #' @export
 tidy.glmmgee_glmm_ordinal <- function(x, effects = c("ran_pars", "fixed"), conf.int = FALSE,
-                                      conf.level = 0.95, exponentiate = FALSE, ...) {
+                                      conf.level = 0.95, exponentiate = FALSE,
+                                      conf.method = "Wald", scales = NULL, ...) {
+  check_tidy_scales(conf.method, scales)
   effects <- check_effects(effects)
   check_flag(conf.int, "conf.int")
   check_flag(exponentiate, "exponentiate")

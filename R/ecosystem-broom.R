@@ -44,6 +44,11 @@ generics::augment
 #' @param conf.int Add Wald confidence limits `conf.low`, `conf.high`?
 #' @param conf.level Confidence level.
 #' @param exponentiate Exponentiate the fixed effects?
+#' @param conf.method,scales broom.mixed's arguments, at the values `tidy()`
+#'   reports: `"Wald"` limits, and `"sdcor"` (standard deviations and
+#'   correlations) for the random effects; other values are an error
+#'   ([confint()] gives profile and bootstrap intervals, [VarCorr()] the
+#'   variances).
 #' @param std.err For a gee: the variance estimator (see [gee()]); also given as
 #'   `type`, the name [vcov()] and [summary()] use.
 #' @param data For `augment()`: the data to add columns to; by default the
@@ -53,7 +58,8 @@ generics::augment
 #' @param type.residuals For `augment()`: the residual type, as
 #'   `residuals()`; zero-inflated, hurdle and dispersion-formula fits take
 #'   `"response"` (their default) or `"pearson"`.
-#' @param ... Ignored.
+#' @param ... For a gee, `type` (see `std.err`). Other arguments are
+#'   ignored: packages that build tables on `tidy()` pass their own.
 #' @return A data frame. `tidy()`: columns `effect`, `group`, `term`,
 #'   `estimate`, `std.error`, `statistic`, `p.value` (and `conf.low`,
 #'   `conf.high`; for `ran_vals` also `level`); for a gee `term`, `estimate`,
@@ -84,7 +90,9 @@ NULL
 #' @method tidy glmmgee_glmm
 #' @export
 tidy.glmmgee_glmm <- function(x, effects = c("ran_pars", "fixed"), conf.int = FALSE,
-                              conf.level = 0.95, exponentiate = FALSE, ...) {
+                              conf.level = 0.95, exponentiate = FALSE, conf.method = "Wald",
+                              scales = NULL, ...) {
+  check_tidy_scales(conf.method, scales)
   effects <- check_effects(effects)
   check_flag(conf.int, "conf.int")
   check_flag(exponentiate, "exponentiate")
@@ -222,6 +230,21 @@ augment.glmmgee_gee <- function(x, data = NULL, newdata = NULL,
 
 # ---- helpers ------------------------------------------------------------------
 
+# broom.mixed's `conf.method` and `scales`, which tidy() of a glmm takes
+# at the values it reports only: Wald limits, and the random effects'
+# standard deviations and correlations (they were swallowed by `...`).
+check_tidy_scales <- function(conf.method, scales) {
+  if (!identical(conf.method, "Wald"))
+    stop(sprintf(paste0("'conf.method' = %s: tidy() gives Wald limits (\"Wald\"); ",
+                        "confint(fit, method = ) gives the fit's other intervals"),
+                 paste(deparse(conf.method), collapse = "")), call. = FALSE)
+  if (!is.null(scales) && !(is.character(scales) && all(scales == "sdcor")))
+    stop(paste0("'scales': tidy() reports the random effects' standard deviations and ",
+                "correlations (\"sdcor\"); VarCorr() gives their variances and covariances"),
+         call. = FALSE)
+  invisible(NULL)
+}
+
 check_effects <- function(effects) {
   ok <- c("fixed", "ran_pars", "ran_vals")
   if (!is.character(effects) || !length(effects) || !all(effects %in% ok))
@@ -297,9 +320,10 @@ augment_base <- function(x, data) {
 #' @method tidy glmmgee_glmm_zi
 #' @export
 tidy.glmmgee_glmm_zi <- function(x, effects = c("ran_pars", "fixed"), conf.int = FALSE,
-                                 conf.level = 0.95, exponentiate = FALSE, ...) {
+                                 conf.level = 0.95, exponentiate = FALSE, conf.method = "Wald",
+                                 scales = NULL, ...) {
   out <- tidy.glmmgee_glmm(x, effects = effects, conf.int = conf.int, conf.level = conf.level,
-                           exponentiate = exponentiate, ...)
+                           exponentiate = exponentiate, conf.method = conf.method, scales = scales)
   effects <- check_effects(effects)
   # The zero part's ("zi~") and a dispersion formula's ("disp~") random
   # effects are components of their own.

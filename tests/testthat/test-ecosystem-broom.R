@@ -135,6 +135,18 @@ test_that("tidy() rejects bad arguments with a message naming them", {
   expect_error(tidy(m$ours, effects = "ran_coefs"), "'effects' must be")
   expect_error(tidy(m$ours, conf.int = NA), "'conf.int' must be TRUE or FALSE")
   expect_error(tidy(m$ours, conf.level = 2), "level")
+  # broom.mixed's conf.method and scales: honoured at the values tidy()
+  # reports, an error otherwise (profile limits and variances were
+  # silently replaced by Wald limits and standard deviations).
+  expect_identical(tidy(m$ours, conf.int = TRUE, conf.method = "Wald", scales = "sdcor"),
+                   tidy(m$ours, conf.int = TRUE))
+  expect_error(tidy(m$ours, conf.int = TRUE, conf.method = "profile"),
+               "'conf.method' = \"profile\": tidy\\(\\) gives Wald limits")
+  expect_error(tidy(m$ours, scales = "vcov"), "'scales'.*VarCorr")
+  zi <- glmm(count ~ mined + (1 | site), data = glmmTMB::Salamanders, ziformula = ~ 1,
+             family = poisson, nAGQ = 1)
+  expect_error(tidy(zi, conf.method = "boot"), "'conf.method'")
+  expect_error(tidy(zi, scales = "vcov"), "'scales'")
 })
 
 test_that("modelsummary() renders glmm and gee fits with their numbers", {

@@ -45,6 +45,11 @@ test_that("wine, one random intercept: tidy() and glance() as broom's for the sa
   expect_equal(ex$conf.low, tex$conf.low, tolerance = 2e-3)
   expect_equal(ex$conf.high, tex$conf.high, tolerance = 2e-3)
   expect_equal(ex$std.error, ex$estimate * fx$std.error)
+  # conf.method and scales other than what tidy() reports are errors (they
+  # were swallowed: Wald limits and SDs under "profile" and "vcov").
+  expect_error(tidy(fit, conf.int = TRUE, conf.method = "profile"), "'conf.method'")
+  expect_error(tidy(fit, scales = "vcov"), "'scales'")
+  expect_identical(tidy(fit, scales = "sdcor"), tidy(fit))
   gl <- glance(fit)
   gr <- broom::glance(ref)
   expect_identical(gl$nobs, as.integer(gr$nobs))
