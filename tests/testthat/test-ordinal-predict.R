@@ -164,3 +164,26 @@ test_that("ordinal predict() on data without rows, and the rows of slope fits", 
   expect_null(rownames(predict(fits$slopes, type = "prob")))
   expect_identical(rownames(predict(fits$slopes, w[3:5, ], type = "prob")), c("3", "4", "5"))
 })
+
+test_that("predict(newdata = ) adds the fit's 'offset =' argument on every ordinal route", {
+  skip_if_not_installed("ordinal")
+  w <- wine_with_offset()
+  fits <- wine_offset_fits(w)
+  with_term <- wine_offset_fits(w, as_term = TRUE)
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    # The fit's own rows as newdata: the argument was dropped (1.7 off on
+    # the link scale), an offset() term was not.
+    # (predict() of the fitted rows has no row names)
+    expect_identical(unname(predict(f, newdata = w, type = "link")), predict(f, type = "link"),
+                     label = nm)
+    expect_identical(unname(predict(f, newdata = w, type = "prob", re.form = NA)),
+                     unname(predict(f, type = "prob", re.form = NA)), label = nm)
+    expect_equal(predict(f, newdata = w[1:5, ], type = "link"),
+                 predict(with_term[[nm]], newdata = w[1:5, ], type = "link"), tolerance = 1e-6,
+                 label = nm)
+  }
+  # The ordinal GEE builds new data's offset the same way.
+  g <- gee(rating ~ temp + contact, offset = off, data = w, id = judge, family = cumulative())
+  expect_identical(unname(predict(g, newdata = w, type = "linear")), unname(predict(g, type = "linear")))
+})
