@@ -173,6 +173,9 @@ test_that("ordinal methods refuse bad arguments by name; a formula without inter
   expect_error(confint(f, parm = "zz"), "'parm': 'zz' not among")
   expect_identical(rownames(confint(f, parm = "tempwarm")), "tempwarm")
   expect_error(simulate(f, nsim = 0), "'nsim'")
+  # The bootstrap's refusal named "profile", which this fit refuses too.
+  expect_error(confint(f, method = "boot"), "parametric bootstrap.*; use method = \"Wald\"$")
+  expect_error(confint(f, method = "profile"), "Wald intervals only")
   expect_error(ranef(f, condVar = NA), "'condVar' must be TRUE or FALSE")
   fc <- suppressWarnings(glmm(rating ~ temp + (1 | judge) + (1 | bottle), data = w,
                               family = cumulative()))
