@@ -10,8 +10,11 @@
 # family simulate() draws, REML or ML. The others are refused by name
 # rather than refitted by a route that would drop part of the model.
 check_boot_fit <- function(fit) {
+  # (the other methods named as the fit offers them: a cumulative link fit
+  # refuses "profile" too)
   require_capability(fit, "bootstrap", "confint(method = \"boot\")",
-                     "use method = \"Wald\" or \"profile\"")
+                     if (has_capability(fit, "confint_profile"))
+                       "use method = \"Wald\" or \"profile\"" else "use method = \"Wald\"")
   if (is.null(fit$call) || is.null(fit$model))
     stop("confint(method = \"boot\") refits the model by its call: this fit has no call or model frame (a matrix-level fit?)",
          call. = FALSE)

@@ -55,13 +55,13 @@ NULL
 #' @rdname ordinal-emmeans
 #' @exportS3Method emmeans::recover_data
 recover_data.glmmgee_glmm_ordinal <- function(object, ...) {
-  ordinal_emm_recover(object, object$na.action, ...)
+  emm_recover(object, ..., na.action = object$na.action)
 }
 
 #' @rdname ordinal-emmeans
 #' @exportS3Method emmeans::recover_data
 recover_data.glmmgee_gee_ordinal <- function(object, ...) {
-  ordinal_emm_recover(object, attr(object$model, "na.action"), ...)
+  emm_recover(object, ..., na.action = attr(object$model, "na.action"))
 }
 
 #' @rdname ordinal-emmeans
@@ -92,17 +92,6 @@ emm_basis.glmmgee_gee_ordinal <- function(object, trms, xlev, grid,
     std.err <- if (length(hit)) hit[[1L]] else "user-supplied (vcov.)"
   }
   out$misc$initMesg <- sprintf("Covariance: %s", std.err)
-  out
-}
-
-ordinal_emm_recover <- function(object, na.action, ...) {
-  trms <- stats::delete.response(object$terms)
-  # emmeans stops (rather than returning its message) when a subset with
-  # an operator meets missing values: the model frame then too.
-  out <- tryCatch(emmeans::recover_data(object$call, trms, na.action, ...),
-                  error = function(e) conditionMessage(e))
-  if (is.character(out) && !is.null(object$model))
-    out <- emmeans::recover_data(object$call, trms, na.action, frame = object$model, ...)
   out
 }
 

@@ -112,8 +112,10 @@ gee_vcov_label <- function(object, V, std.err = object$std.err, label = se_label
 }
 
 # The fixed-effect terms, with the call's `offset =` expression added as an
-# offset() term so that emmeans sees every offset the fit used.
-emm_recover <- function(object, ...) {
+# offset() term so that emmeans sees every offset the fit used (also for
+# the cumulative link fits, ecosystem-emmeans-ordinal.R). `na.action`: the
+# fit's record of the rows it dropped.
+emm_recover <- function(object, ..., na.action = object$na.action) {
   trms <- stats::delete.response(object$terms)
   if (!is.null(object$call$offset)) {
     f <- stats::formula(trms)
@@ -127,10 +129,10 @@ emm_recover <- function(object, ...) {
   # emmeans stops (rather than returning its message) when a subset with
   # an operator meets missing values ("missing value where TRUE/FALSE
   # needed"): the model frame then too.
-  out <- tryCatch(emmeans::recover_data(object$call, trms, object$na.action, ...),
+  out <- tryCatch(emmeans::recover_data(object$call, trms, na.action, ...),
                   error = function(e) conditionMessage(e))
   if (is.character(out) && !is.null(object$model))
-    out <- emmeans::recover_data(object$call, trms, object$na.action, frame = object$model, ...)
+    out <- emmeans::recover_data(object$call, trms, na.action, frame = object$model, ...)
   out
 }
 

@@ -184,7 +184,9 @@ ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
   if (inherits(fit, "glmmgee_glmm_ordinal_re"))
     stop("standardize() of a cumulative link model is available for a random intercept only, not with random slopes",
          call. = FALSE)
-  data <- newdata %||% fit$model
+  # The data of the fit with its own variables (fit_data()): the model
+  # frame lacks those of an offset, which the designs evaluate again.
+  data <- newdata %||% fit_data(fit)
   if (!is.data.frame(data)) stop("'newdata' must be a data frame", call. = FALSE)
   vars <- setdiff(all.vars(stats::delete.response(fit$terms)), character())
   if (missing(variable) || !is.character(variable) || length(variable) != 1L ||

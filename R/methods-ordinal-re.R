@@ -35,11 +35,18 @@ print.VarCorr.glmmgee_glmm_ordinal_re <- function(x, digits = max(3L, getOption(
   invisible(x)
 }
 
-# The random-effect design of newdata (or of the fitted data).
+# The random-effect design of newdata (or of the fitted data), coded as the
+# fit's (newdata_re_term_design(), predict-glmm.R): model.matrix(~ lhs,
+# newdata) recomputed scale(x) on the new rows, failed on a factor with one
+# level or another order, and dropped a row with a missing value.
 ordinal_re_design <- function(object, newdata) {
   if (is.null(newdata)) return(object$Z)
-  Zs <- lapply(object$re_lhs, function(lhs)
-    stats::model.matrix(stats::as.formula(call("~", lhs)), newdata))
+  env <- environment(object$formula) %||% parent.frame()
+  Zs <- lapply(object$re_lhs, newdata_re_term_design, group = object$group_name,
+               frame = object$model, data = newdata, env = env)
   Z <- do.call(cbind, Zs)
+  if (!all(object$re_cnames %in% colnames(Z)))
+    stop("'newdata' does not give the random-effects columns of the fit (",
+         paste(object$re_cnames, collapse = ", "), ")", call. = FALSE)
   Z[, object$re_cnames, drop = FALSE]
 }

@@ -409,10 +409,12 @@ simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
 
 # simulate()'s `re`, or lme4's and the other glmm fits' `re.form` (NA: new
 # random effects, NULL: the fitted ones), which was swallowed by '...' and
-# re.form = NULL simulated new random effects.
+# re.form = NULL simulated new random effects; or lme4's `use.u` (TRUE: the
+# fitted ones), kept as an element re.form = NULL (`dots$re.form <- NULL`
+# would drop it, and use.u = TRUE drew new random effects).
 ordinal_simulate_re <- function(re, dots) {
   if ("use.u" %in% names(dots))
-    dots$re.form <- use_u_re_form(dots$use.u, "re.form" %in% names(dots))
+    dots["re.form"] <- list(use_u_re_form(dots$use.u, "re.form" %in% names(dots)))
   if (!"re.form" %in% names(dots)) return(match.arg(re, c("new", "fitted")))
   if (simulate_new_re(dots[["re.form"]])) "new" else "fitted"
 }

@@ -270,17 +270,11 @@ newdata_random <- function(object, data, bars, allow.new.levels, env) {
   cols <- bar_columns(object)
   B <- object$ranef$mode
   contrib <- numeric(nrow(data))
+  # A distributed fit keeps only an empty frame with the levels (its rows
+  # stayed on the workers).
+  frame <- .subset2(object, "frame_prototype") %||% object$model
   for (k in bars) {
-    # A distributed fit keeps only an empty frame with the levels (its rows
-    # stayed on the workers).
-    frame <- .subset2(object, "frame_prototype") %||% object$model
-    tt <- re_lhs_terms(object$re_formula[[k]], frame, env)
-    xlev <- stats::.getXlevels(tt, frame)
-    check_newdata_xlevels(xlev, data, sprintf("random-effect term (%s | %s)",
-                                              paste(deparse(object$re_formula[[k]]), collapse = ""),
-                                              object$group_name), env)
-    mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = xlev)
-    Zk <- stats::model.matrix(tt, mf)
+    Zk <- newdata_re_term_design(object$re_formula[[k]], object$group_name, frame, data, env)
     if (!identical(colnames(Zk), object$cnames[cols[[k]]]))
       stop("'newdata' does not give the random-effects columns of the fit (",
            paste(object$cnames[cols[[k]]], collapse = ", "), ")", call. = FALSE)
@@ -289,6 +283,21 @@ newdata_random <- function(object, data, bars, allow.new.levels, env) {
     contrib <- contrib + rowSums(Zk * Bk)
   }
   contrib
+}
+
+# The design of a random-effect term's left-hand side `lhs` (`1 + x` of
+# `(1 + x | g)`) on new data, coded as in the fit: by the term's own terms
+# with the predvars of the fit's model frame `frame` (scale(x), poly(x)
+# keep the fit's centring and scaling), the factors' levels of the fit, and
+# a row of NAs where a variable is missing. `group`: the grouping's name,
+# for the message of a level not in the fit.
+newdata_re_term_design <- function(lhs, group, frame, data, env) {
+  tt <- re_lhs_terms(lhs, frame, env)
+  xlev <- stats::.getXlevels(tt, frame)
+  check_newdata_xlevels(xlev, data, sprintf("random-effect term (%s | %s)",
+                                            paste(deparse(lhs), collapse = ""), group), env)
+  mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = xlev)
+  stats::model.matrix(tt, mf)
 }
 
 # The value of the fit's `offset =` argument on new data. Evaluated in

@@ -2,7 +2,9 @@
 # category probabilities, conditional or marginal over the random effects, and
 # their standard errors.
 
-# The fixed-effect design of newdata (without the intercept) and its offset.
+# The fixed-effect design of newdata (without the intercept) and its
+# offset: the offset() terms' and the fit's `offset =` argument's, both
+# evaluated in newdata.
 ordinal_newdata <- function(object, newdata) {
   if (is.null(newdata)) return(list(X = object$X, offset = object$offset %||% rep(0, nrow(object$X)),
                                     group = object$group))
@@ -17,13 +19,14 @@ ordinal_newdata <- function(object, newdata) {
 ordinal_newdata_fixed <- function(object, newdata) {
   if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
   tt <- stats::delete.response(object$terms)
-  check_newdata_vars(tt, newdata, "fixed effects", environment(tt) %||% parent.frame())
-  check_newdata_xlevels(object$xlevels, newdata, "fixed effects",
-                        environment(tt) %||% parent.frame())
+  env <- environment(tt) %||% parent.frame()
+  check_newdata_vars(tt, newdata, "fixed effects", env)
+  check_newdata_xlevels(object$xlevels, newdata, "fixed effects", env)
   mf <- stats::model.frame(tt, newdata, xlev = object$xlevels, na.action = stats::na.pass)
   X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
   list(X = X[, colnames(object$X), drop = FALSE],
-       offset = stats::model.offset(mf) %||% rep(0, nrow(X)))
+       offset = (stats::model.offset(mf) %||% rep(0, nrow(X))) +
+         newdata_offset(object$call$offset, newdata, env, nrow(X)))
 }
 
 # The random-effect design (n x q; a column of ones for a random intercept)

@@ -326,3 +326,22 @@ test_that("emmeans after a subset with an operator and missing values (ordinal a
   pf_sub <- suppressWarnings(glmm(y ~ temp + contact + (1 | judge), data = sub, family = poisson))
   expect_equal(emm(pf), emm(pf_sub))
 })
+
+test_that("emmeans of an ordinal fit with the 'offset =' argument: as with an offset() term, every route", {
+  skip_if_not_installed("emmeans")
+  skip_if_not_installed("ordinal")
+  w <- wine_with_offset()
+  fits <- wine_offset_fits(w)
+  with_term <- wine_offset_fits(w, as_term = TRUE)
+  g <- gee(rating ~ temp + contact, offset = off, data = w, id = judge, family = cumulative())
+  gt <- gee(rating ~ temp + contact + offset(off), data = w, id = judge, family = cumulative())
+  fits$gee <- g
+  with_term$gee <- gt
+  for (nm in names(fits)) {
+    # The argument was left out of the reference grid (its offset 0).
+    expect_identical(emmeans::ref_grid(fits[[nm]])@grid$.offset.,
+                     emmeans::ref_grid(with_term[[nm]])@grid$.offset., label = nm)
+    emm <- function(f) as.data.frame(summary(emmeans::emmeans(f, ~ temp, mode = "linear.predictor")))
+    expect_equal(emm(fits[[nm]])$emmean, emm(with_term[[nm]])$emmean, tolerance = 1e-6, label = nm)
+  }
+})

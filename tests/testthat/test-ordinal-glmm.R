@@ -548,3 +548,15 @@ test_that("nAGQ^q above 1e5 nodes per cluster is refused as by the binary and co
   expect_error(glmm(y ~ x1 + (1 | g), data = d, family = cumulative(), nAGQ = 101), "between 1 \\(Laplace\\) and 100")
   expect_error(glmm(y ~ x1 + (1 | g), data = d, family = cumulative(), nAGQ = 2.5), "'nAGQ' must be a whole number")
 })
+
+test_that("standardize() of a fit with an offset: the data of the fit with the offset's variables", {
+  skip_if_not_installed("ordinal")
+  w <- wine_with_offset()
+  f <- wine_offset_fits(w)$one
+  ft <- wine_offset_fits(w, as_term = TRUE)$one
+  st <- standardize(f, "contact")
+  # The 'offset =' argument was left out of the model frame's rows; an
+  # offset() term stopped ("'newdata' lacks the variable 'off'").
+  expect_identical(st, standardize(f, "contact", newdata = w))
+  expect_equal(standardize(ft, "contact")$estimate, st$estimate, tolerance = 1e-6)
+})

@@ -173,6 +173,9 @@ test_that("ordinal methods refuse bad arguments by name; a formula without inter
   expect_error(confint(f, parm = "zz"), "'parm': 'zz' not among")
   expect_identical(rownames(confint(f, parm = "tempwarm")), "tempwarm")
   expect_error(simulate(f, nsim = 0), "'nsim'")
+  # The bootstrap's refusal named "profile", which this fit refuses too.
+  expect_error(confint(f, method = "boot"), "parametric bootstrap.*; use method = \"Wald\"$")
+  expect_error(confint(f, method = "profile"), "Wald intervals only")
   expect_error(ranef(f, condVar = NA), "'condVar' must be TRUE or FALSE")
   fc <- suppressWarnings(glmm(rating ~ temp + (1 | judge) + (1 | bottle), data = w,
                               family = cumulative()))
@@ -187,4 +190,20 @@ test_that("ordinal methods refuse bad arguments by name; a formula without inter
                            family = cumulative()), "no intercept")
   expect_equal(coef(g0), coef(gee(rating ~ temp + contact, data = w, id = judge,
                                   family = cumulative())))
+})
+
+test_that("simulate(use.u = TRUE) of every ordinal route conditions on the fitted random effects, as lme4's", {
+  skip_if_not_installed("ordinal")
+  data(wine, package = "ordinal", envir = environment())
+  fits <- wine_ordinal_fits(wine)
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    sim <- function(...) simulate(f, nsim = 3, seed = 1, ...)
+    fitted_re <- sim(re = "fitted")
+    # use.u = TRUE drew new random effects (as re = "new").
+    expect_identical(sim(use.u = TRUE), fitted_re, label = nm)
+    expect_identical(sim(re.form = NULL), fitted_re, label = nm)
+    expect_identical(sim(use.u = FALSE), sim(re = "new"), label = nm)
+    expect_false(identical(sim(re = "new"), fitted_re), label = nm)
+  }
 })

@@ -164,3 +164,65 @@ test_that("ordinal predict() on data without rows, and the rows of slope fits", 
   expect_null(rownames(predict(fits$slopes, type = "prob")))
   expect_identical(rownames(predict(fits$slopes, w[3:5, ], type = "prob")), c("3", "4", "5"))
 })
+
+test_that("predict(newdata = ) adds the fit's 'offset =' argument on every ordinal route", {
+  skip_if_not_installed("ordinal")
+  w <- wine_with_offset()
+  fits <- wine_offset_fits(w)
+  with_term <- wine_offset_fits(w, as_term = TRUE)
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    # The fit's own rows as newdata: the argument was dropped (1.7 off on
+    # the link scale), an offset() term was not.
+    # (predict() of the fitted rows has no row names)
+    expect_identical(unname(predict(f, newdata = w, type = "link")), predict(f, type = "link"),
+                     label = nm)
+    expect_identical(unname(predict(f, newdata = w, type = "prob", re.form = NA)),
+                     unname(predict(f, type = "prob", re.form = NA)), label = nm)
+    expect_equal(predict(f, newdata = w[1:5, ], type = "link"),
+                 predict(with_term[[nm]], newdata = w[1:5, ], type = "link"), tolerance = 1e-6,
+                 label = nm)
+  }
+  # The ordinal GEE builds new data's offset the same way.
+  g <- gee(rating ~ temp + contact, offset = off, data = w, id = judge, family = cumulative())
+  expect_identical(unname(predict(g, newdata = w, type = "linear")), unname(predict(g, type = "linear")))
+})
+
+test_that("random slopes: predict(newdata = ) codes the slopes' design as the fit did", {
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine
+  w$x <- 50 + 10 * sin(seq_len(nrow(w)))
+  s3 <- suppressWarnings(glmm(rating ~ temp + scale(x) + (1 + scale(x) | judge), data = w,
+                              family = cumulative(), nAGQ = 1))  # (singular)
+  # scale(x) of the slope was recomputed on the new rows (other numbers),
+  # and one row gave "non-conformable arrays".
+  lp <- predict(s3, type = "link")
+  expect_identical(unname(predict(s3, newdata = w[5:6, ], type = "link")), lp[5:6])
+  expect_identical(unname(predict(s3, newdata = w[5, ], type = "link")), lp[5])
+  expect_identical(predict(s3, newdata = w[5:6, ], type = "prob_marginal"),
+                   predict(s3, newdata = w, type = "prob_marginal")[5:6, ])
+  expect_equal(unname(predict(s3, newdata = w[5:6, ], type = "prob_marginal")),
+               unname(predict(s3, type = "prob_marginal")[5:6, ]), tolerance = 1e-14)
+  # A factor slope with one level, or its levels in another order, in
+  # newdata: raw errors of model.matrix() before.
+  s <- glmm(rating ~ temp + contact + (1 + temp | judge), data = w, family = cumulative(), nAGQ = 1)
+  p <- predict(s, type = "link")  # (no names)
+  nd <- w[1, ]
+  nd$temp <- factor("cold")
+  expect_identical(unname(predict(s, newdata = nd, type = "link")), p[1])
+  nd <- w[c(9, 12), ]
+  nd$temp <- factor(as.character(nd$temp), levels = c("warm", "cold"))
+  expect_identical(unname(predict(s, newdata = nd, type = "link")), p[c(9, 12)])
+  nd$temp <- factor(c("warm", "hot"))
+  expect_error(predict(s, newdata = nd), "level\\(s\\) of the factor 'temp'.*not in the fit: 'hot'")
+  # A missing slope variable: an NA prediction, as a missing fixed-effect
+  # variable gives ("non-conformable arrays" before).
+  nd <- w[9:11, ]
+  nd$temp[2] <- NA
+  pl <- predict(s, newdata = nd, type = "link")
+  expect_identical(unname(pl[-2]), p[c(9, 11)])
+  expect_true(is.na(pl[[2]]))
+  pm <- predict(s, newdata = nd, type = "prob_marginal")
+  expect_true(all(is.na(pm[2, ])))
+  expect_identical(pm[-2, ], predict(s, newdata = w[c(9, 11), ], type = "prob_marginal"))
+})
