@@ -104,10 +104,16 @@
 #' conditional covariance of the linear predictors. Deterministic (no seed,
 #' no Monte Carlo error), and cheaper than sampling for small data; but it
 #' visits every pair of observations at each evaluation (models of more
-#' than 30,000 rows are refused), and it removes less of the error: on
-#' nested binary designs where quadrature is exact it leaves 15-40% of
-#' Laplace's error in a standard deviation, overshooting, where importance
-#' sampling leaves under 6% (`bench/compare-second-order-laplace.R`).
+#' than 30,000 rows are refused), and it removes less of the error: on the
+#' nested binary designs of `bench/compare-second-order-laplace.R`, where
+#' quadrature is exact, it leaves 15-40% of Laplace's error in a standard
+#' deviation, overshooting, where importance sampling leaves under 6%. It
+#' is an expansion in the information per random effect, and with very
+#' little of it (about three binary observations per innermost level) it
+#' can be worse than Laplace: its standard deviations can overshoot the
+#' exact ones by more than Laplace falls short, with a log-likelihood above
+#' the exact maximum. Check such a fit against importance sampling
+#' ([loglik_check()]) or, for nested terms, quadrature (`nAGQ > 1`).
 #'
 #' Parameters on a boundary in the Laplace fit (a variance at zero) are held
 #' there by both. Profile intervals and cluster-robust covariances are not
