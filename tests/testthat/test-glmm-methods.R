@@ -441,6 +441,30 @@ test_that("update re-fits with changed formula and arguments", {
   expect_equal(formula(fa), formula(fit_cbpp), ignore_attr = TRUE)
 })
 
+test_that("update() takes the variables of the arguments given to it from the caller, as stats::update()", {
+  # With `k` and `sub` also in the fit's formula environment, those replaced
+  # the caller's without a word: nAGQ 1 and 1 for k = 5 and 9, 56 rows for 52.
+  k <- 1
+  sub <- rep(TRUE, nrow(cbpp))
+  f <- glmm(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp, family = binomial)
+  expect_equal(sapply(c(5, 9), function(k) update(f, nAGQ = k)$nAGQ), c(5, 9))
+  drop_herd <- function(fit, d, h) { sub <- d$herd != h; update(fit, subset = sub) }
+  u <- drop_herd(f, cbpp, "1")
+  expect_identical(nobs(u), 52L)
+  # updated again, the refit keeps the caller's subset
+  expect_identical(nobs(update(u, nAGQ = 3)), 52L)
+  # a fit made inside a function still finds its data there, and the
+  # caller's subset wins over a global one
+  make <- function() {
+    dd <- cbpp
+    dd$z <- rep(c(-1, 1), length.out = nrow(dd))
+    glmm(cbind(incidence, n_fail) ~ period + z + (1 | herd), data = dd, family = binomial)
+  }
+  m <- make()
+  expect_identical(names(fixef(update(m, . ~ . - z))), names(fixef(f)))
+  expect_identical(nobs(drop_herd(m, cbpp, "2")), 53L)
+})
+
 test_that("print and summary report the approximation, effects and notes", {
   out <- capture.output(print(fit_cbpp))
   expect_true(any(grepl("Laplace approximation", out)))
