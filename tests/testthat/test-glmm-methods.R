@@ -152,6 +152,22 @@ test_that("ranef(type = 'mean') are posterior means by quadrature", {
   expect_equal(pl[[1]], ranef(fit_cbpp)$herd[[1]], tolerance = 0.2)
 })
 
+test_that("ranef(nAGQ = ) with the posterior modes is an error naming it", {
+  # the modes use no quadrature: nAGQ = 20 was ignored
+  expect_error(ranef(fit_cbpp, nAGQ = 20),
+               "ranef\\(type = \"mode\"\\): 'nAGQ' is for the posterior means \\(type = \"mean\"\\) and ranef\\(newdata = \\)")
+  expect_error(ranef(fit_cbpp, type = "mode", nAGQ = NULL), "'nAGQ' is for the posterior means")
+  expect_identical(ranef(fit_cbpp, type = "mode"), ranef(fit_cbpp))
+  expect_s3_class(ranef(fit_cbpp, newdata = cbpp[cbpp$herd == "3", ], nAGQ = 5), "data.frame")
+  # the sparse engine's posterior means are the fit's own: nAGQ is unused there
+  # (singular on these data: the warning says so)
+  sp <- suppressWarnings(glmm(incidence ~ period + (1 | herd) + (1 | obs), family = poisson,
+                              data = transform(cbpp, obs = factor(seq_len(nrow(cbpp))))))
+  expect_s3_class(sp, "glmmgee_glmm_sparse")
+  expect_error(ranef(sp, type = "mean", nAGQ = 5),
+               "ranef\\(\\) of a fit by the sparse engine: 'nAGQ' is for fits of one grouping factor")
+})
+
 test_that("posterior mean is close to the mode when clusters are big", {
   set.seed(11)
   M <- 12; m <- 150
