@@ -112,3 +112,22 @@ check_dots_fits <- function(..., .method) {
                if (length(known)) sprintf(" and the options %s", paste0("'", known, "'", collapse = ", "))
                else ""), call. = FALSE)
 }
+
+# Arguments given that the chosen method or setting does not use, named in
+# an error with what uses them, as the converse refusals are worded
+# ("confint(method = \"boot\"): 'vcov' and 'cluster' are for Wald intervals").
+# `given`: a named logical, TRUE for each argument given (!missing(), so one
+# given at its default counts); `where`: the call as chosen; `used_by`:
+# what the arguments are for.
+#
+#   refuse_unused(c(nsim = !missing(nsim), seed = !missing(seed)),
+#                 "confint(method = \"Wald\")", "the parametric bootstrap (method = \"boot\")")
+refuse_unused <- function(given, where, used_by) {
+  args <- names(given)[given]
+  if (!length(args)) return(invisible(NULL))
+  quoted <- paste0("'", args, "'")
+  listed <- if (length(args) == 1L) quoted else
+    paste(paste(quoted[-length(args)], collapse = ", "), "and", quoted[length(args)])
+  stop(sprintf("%s: %s %s for %s", where, listed, if (length(args) == 1L) "is" else "are", used_by),
+       call. = FALSE)
+}

@@ -80,6 +80,8 @@
 #' @param parallel,ncpus For `method = "boot"`: refit on `ncpus` forked
 #'   (`"multicore"`) or socket (`"snow"`) workers. The responses are drawn
 #'   before any refit, so the intervals do not depend on the workers.
+#'   With another method, `nsim`, `boot.type`, `seed`, `parallel` and
+#'   `ncpus` are errors (they were ignored).
 #' @param vcov For `method = "Wald"`: the covariance of the fixed effects
 #'   behind their intervals: `NULL` or `"model"` (the default, [vcov()] of
 #'   the fit), a cluster-robust type `"CR0"`, `"CR1"`, `"CR2"` or `"CR3"`
@@ -126,6 +128,11 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
     stop(sprintf(paste0("confint(method = \"%s\"): 'vcov' and 'cluster' are for Wald intervals ",
                         "(method = \"Wald\"); the %s intervals do not use a covariance matrix"),
                  method, if (method == "boot") "bootstrap" else "profile"), call. = FALSE)
+  if (method != "boot")
+    refuse_unused(c(nsim = !missing(nsim), boot.type = !missing(boot.type), seed = !missing(seed),
+                    parallel = !missing(parallel), ncpus = !missing(ncpus)),
+                  sprintf("confint(method = \"%s\")", method),
+                  "the parametric bootstrap (method = \"boot\")")
   V <- fixef_vcov_choice(object, vcov, cluster, "confint()")
   # `...` goes to profile() (which checks it) with method = "profile" only.
   if (method != "profile") check_dots(..., .method = "confint.glmmgee_glmm")

@@ -312,6 +312,14 @@ refit.glmmgee_glmm <- function(object, newresp = NULL, ...) {
     stop("refit() is not available for distributed fits (glmm_shards()): refit them with glmm_shards()",
          call. = FALSE)
   if (is.null(newresp)) return(object)
+  # simulate()'s one-column data frame, as lme4's refit() takes it
+  if (is.data.frame(newresp)) {
+    if (ncol(newresp) != 1L)
+      stop(sprintf(paste0("refit(): 'newresp' is a data frame of %d columns; it takes one ",
+                          "response, e.g. one column of simulate(nsim = ): refit(fit, sims[[1]])"),
+                   ncol(newresp)), call. = FALSE)
+    newresp <- newresp[[1L]]
+  }
   n <- nrow(object$model)
   if (NROW(newresp) != n && !is.null(object$na.action) && NROW(newresp) == n + length(object$na.action))
     newresp <- if (is.matrix(newresp)) newresp[-object$na.action, , drop = FALSE]

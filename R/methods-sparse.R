@@ -23,6 +23,10 @@ terms_by_factor <- function(object) {
 ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
                               ...) {
   check_dots(..., .method = "ranef.glmmgee_glmm_sparse", .allow = "newdata")
+  # (the posterior modes and means are the fit's own, and ranef(newdata =)
+  # takes the modes: no quadrature rule to choose)
+  refuse_unused(c(nAGQ = !missing(nAGQ)), "ranef() of a fit by the sparse engine",
+                "fits of one grouping factor, whose posterior means it recomputes by quadrature")
   if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata))
   check_flag(condVar, "condVar")
   type <- match.arg(type)

@@ -198,13 +198,21 @@ na_columns_as_fit <- function(object, newdata) {
 
 # A factor of a model part's fixed effects whose level in `newdata` was not
 # in the fit: the package's error, naming the variable, the part and the
-# level(s), before model.frame() says only "factor x has new levels".
+# level(s), before model.frame() says only "factor x has new levels". A
+# numeric column for such a factor (its levels' codes) is an error naming
+# it, where model.frame() said "contrasts apply only to factors".
 # `xlevels`: the part's levels as the fit recorded them. A factor made in
 # the formula (`factor(z)`) is the expression evaluated on `newdata` in
 # `env` (the formula's environment), as model.frame() will evaluate it.
 check_newdata_xlevels <- function(xlevels, newdata, part, env = parent.frame()) {
   for (v in names(xlevels)) {
-    lab <- if (v %in% names(newdata)) as.character(newdata[[v]]) else {
+    col <- if (v %in% names(newdata)) newdata[[v]]
+    if (is.numeric(col) && !is.factor(col) && !all(is.na(col)))
+      stop(sprintf(paste0("'newdata' has '%s' as numbers; the fit has it as a factor (%s) with ",
+                          "levels %s%s: give its levels as a factor or as character strings"),
+                   v, part, paste(sQuote(utils::head(xlevels[[v]], 10L), FALSE), collapse = ", "),
+                   if (length(xlevels[[v]]) > 10L) ", ..." else ""), call. = FALSE)
+    lab <- if (v %in% names(newdata)) as.character(col) else {
       ex <- tryCatch(str2lang(v), error = function(e) NULL)
       val <- if (!is.null(ex) && length(all.vars(ex)) && all(all.vars(ex) %in% names(newdata)))
         tryCatch(eval(ex, newdata, env), error = function(e) NULL)

@@ -19,7 +19,8 @@
 #' @param type `"mode"` or `"mean"`.
 #' @param condVar Attach the conditional (posterior) covariances as the
 #'   attribute `"postVar"`, a q x q x M array.
-#' @param nAGQ For `type = "mean"`: quadrature points per random effect.
+#' @param nAGQ For `type = "mean"` and `newdata`: quadrature points per
+#'   random effect (an error with `type = "mode"`).
 #' @param x A `ranef.glmmgee_glmm` object.
 #' @param row.names,optional Ignored.
 #' @param level For `as.data.frame()`: if given (e.g. 0.95), add columns
@@ -48,6 +49,7 @@ ranef.glmmgee_glmm <- function(object, type = c("mode", "mean"), condVar = TRUE,
   check_dots(..., .method = "ranef.glmmgee_glmm", .allow = "newdata")
   if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata, nAGQ = nAGQ))
   type <- match.arg(type)
+  refuse_ranef_nagq(type, !missing(nAGQ))
   if (type == "mode") {
     B <- object$ranef$mode
     V <- object$ranef$mode_var
@@ -65,6 +67,14 @@ ranef.glmmgee_glmm <- function(object, type = c("mode", "mean"), condVar = TRUE,
     }
   }
   ranef_table(object, B, V, condVar, type)
+}
+
+# The posterior modes use no quadrature: nAGQ given with them is an error
+# (it was ignored), as it is for the posterior means and ranef(newdata = ).
+refuse_ranef_nagq <- function(type, given) {
+  if (type == "mode")
+    refuse_unused(c(nAGQ = given), "ranef(type = \"mode\")",
+                  "the posterior means (type = \"mean\") and ranef(newdata = )")
 }
 
 # The ranef() object of a one-factor fit from the modes or means B

@@ -40,7 +40,8 @@
 #'   values give `NA`, except a missing grouping label, which is an error
 #'   unless `allow.new.levels = TRUE` (then its random effects are zero, as
 #'   in [predict()]).
-#' @param allow.new.levels With `newdata` and `re.form = NULL`: draw random
+#' @param allow.new.levels (An error without `newdata`.) With `newdata`
+#'   and `re.form = NULL`: draw random
 #'   effects for grouping levels not in the fit (`TRUE`) or stop (`FALSE`).
 #'   With `newdata` and either `re.form`: `TRUE` gives rows with a missing
 #'   grouping label random effects of zero, `FALSE` stops.
@@ -51,7 +52,10 @@
 #'   that response evaluated in `newdata` when its columns are there;
 #'   otherwise 1.
 #' @param na.action With `newdata`: [na.pass()] (the default: rows with
-#'   missing values give `NA`), [na.omit()] or [na.exclude()].
+#'   missing values give `NA`), [na.omit()] or [na.exclude()]. Without
+#'   `newdata`, as lme4: [na.exclude()] gives the rows the fit dropped for
+#'   missing values as `NA` rows in their places; the others give the
+#'   fitted rows.
 #' @param ... Not used: an argument given here is an error (a misspelt name
 #'   is not ignored).
 #' @return A data frame with `nsim` columns `sim_1`, `sim_2`, ..., a row
@@ -85,6 +89,8 @@ simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, n
   if (!is.null(weights))
     stop("'weights' is for simulations at 'newdata'; those of the fitted rows are the fit's prior weights",
          call. = FALSE)
+  refuse_unused(c(allow.new.levels = !missing(allow.new.levels)), "simulate() without 'newdata'",
+                "simulations at 'newdata'; the fitted rows have no new levels")
   if (new_re) require_capability(object, "simulate_new_re", "simulate()", "use re.form = NULL")
   rs <- simulate_seed(seed)
   if (!is.null(rs$old)) on.exit(assign(".Random.seed", rs$old, envir = globalenv()))
@@ -97,7 +103,23 @@ simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, n
   })
   names(sims) <- paste0("sim_", seq_len(nsim))
   rn <- rownames(object$model) %||% as.character(seq_along(object$y))
-  structure(sims, class = "data.frame", row.names = rn, seed = rng)
+  out <- structure(sims, class = "data.frame", row.names = rn, seed = rng)
+  if (missing(na.action)) out else simulate_dropped_rows(object, out, na.action)
+}
+
+# lme4's simulate(na.action = ) without newdata (bootMer() passes
+# na.exclude): under na.exclude the rows the fit dropped for missing values
+# come back as NA rows in their places; under na.omit or na.pass the result
+# has the fitted rows only.
+simulate_dropped_rows <- function(object, sims, na.action) {
+  omit <- object$na.action
+  if (!length(omit)) return(sims)
+  na.action <- match.fun(na.action)
+  if (!inherits(attr(na.action(c(1, NA)), "na.action"), "exclude")) return(sims)
+  class(omit) <- "exclude"
+  rn <- names(stats::napredict(omit, stats::setNames(seq_len(nrow(sims)), rownames(sims))))
+  structure(lapply(sims, function(s) stats::napredict(omit, s)), class = "data.frame",
+            row.names = rn, seed = attr(sims, "seed"))
 }
 
 # simulate() draws responses for the rows the model was fitted to. A

@@ -71,7 +71,8 @@
 #'   cluster-robust `vcov`.
 #' @param se `"delta"`, `"bootstrap"` or `"none"`.
 #' @param level Confidence level.
-#' @param B Number of bootstrap replicates.
+#' @param B Number of bootstrap replicates. `B`, `cores`, `boot_type` and
+#'   `cl` are for `se = "bootstrap"`; with another `se` they are errors.
 #' @param cores Number of parallel workers for the bootstrap.
 #' @param boot_type Type of bootstrap interval, as [boot::boot.ci()]:
 #'   `"perc"`, `"bca"`, `"norm"` or `"basic"`.
@@ -151,6 +152,10 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
          call. = FALSE)
   re <- match.arg(re)
   se <- match.arg(se)
+  if (se != "bootstrap")
+    refuse_unused(c(B = !missing(B), cores = !missing(cores), boot_type = !missing(boot_type),
+                    cl = !missing(cl)),
+                  sprintf("standardize(se = \"%s\")", se), "the bootstrap (se = \"bootstrap\")")
   boot_type <- match.arg(boot_type)
   check_level(level)
   clusters <- standardize_clusters(fit, cluster, se)

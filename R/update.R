@@ -1,14 +1,20 @@
 # update() for glmm and gee fits. stats' default evaluates the new call in
 # the caller's frame, so a fit made inside a function (data local to it)
 # cannot be updated from outside; as lme4 does, the call is evaluated where
-# the model formula was made first, then in the caller's frame.
+# the model formula was made first, then in the caller's frame. The
+# arguments given to update() are the caller's, as stats::update()'s: their
+# variables are looked up in the caller's frame (update_env()).
 
 #' Update and refit a glmm or gee model
 #'
 #' As [stats::update()]: changes the formula (`formula.`, with `.` standing
 #' for the old one) or other arguments of the call and refits. The call is
 #' evaluated in the environment of the model formula, where its data were
-#' found when it was fitted, and otherwise in the caller's frame.
+#' found when it was fitted, and otherwise in the caller's frame. The
+#' arguments given to `update()` are evaluated as [stats::update()]
+#' evaluates them: their variables (other than the columns of `data`) are
+#' the caller's, also where a variable of the same name exists in the
+#' formula's environment.
 #'
 #' @param object A fit from [glmm()] or [gee()].
 #' @param formula. Changes to the formula.
@@ -58,5 +64,31 @@ update_fit <- function(object, formula., extras, evaluate, caller) {
   if (!isTRUE(evaluate)) return(call)
   env <- environment(stats::formula(object))
   if (is.null(env)) return(eval(call, caller))
-  tryCatch(eval(call, env), error = function(e) eval(call, caller))
+  scope <- update_env(env, caller, extras)
+  if (!identical(scope, env) && inherits(call$formula, "formula") &&
+      identical(environment(call$formula), env))
+    environment(call$formula) <- scope
+  tryCatch(eval(call, scope), error = function(e) eval(call, caller))
+}
+
+# Where the new call is evaluated: the formula's environment `env` (the
+# call's other arguments, and variables of the formula not in 'data', are
+# found there as when the model was fitted) under a frame holding the
+# caller's values of the variables named in the changed arguments `extras`
+# where they differ from env's. Evaluating those arguments in env alone
+# took a global `k` for update(fit, nAGQ = k) called with a local `k`; the
+# arguments that model.frame() evaluates in 'data' (subset, weights, ...)
+# still see its columns first. The refit's formula gets this environment,
+# so updating it again sees the same values.
+update_env <- function(env, caller, extras) {
+  vars <- unique(unlist(lapply(extras, all.vars), use.names = FALSE))
+  out <- new.env(parent = env)
+  none <- new.env()  # a sentinel: not found
+  for (v in vars) {
+    val <- get0(v, envir = caller, inherits = TRUE, ifnotfound = none)
+    if (identical(val, none) || identical(val, get0(v, envir = env, ifnotfound = none)))
+      next
+    assign(v, val, envir = out)
+  }
+  if (length(ls(out, all.names = TRUE))) out else env
 }

@@ -83,7 +83,8 @@
 #'
 #' @param fit A fit from [glmm()].
 #' @param approximation For poisson, negative binomial and Gamma fits, how
-#'   the distribution-specific variance is approximated (see above).
+#'   the distribution-specific variance is approximated (see above); an
+#'   error with other families.
 #' @param level Confidence level.
 #' @return A data frame of class `glmmgee_variance_shares` with columns
 #'   `quantity`, `component`, `estimate`, `conf.low`, `conf.high`: the
@@ -111,6 +112,11 @@ variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "del
   if (!is_glmm(fit))
     stop(sprintf("'fit' must be a fit from glmm(), not an object of class \"%s\"",
                  class(fit)[1L]), call. = FALSE)
+  if (!fit$family$family %in% c("poisson", "nbinom2", "nbinom1", "Gamma"))
+    refuse_unused(c(approximation = !missing(approximation)),
+                  sprintf("variance_shares() of a %s fit", fit$family$family),
+                  paste("poisson, negative binomial and Gamma fits; the other families'",
+                        "distribution-specific variance is not approximated"))
   approximation <- match.arg(approximation)
   check_level(level)
   if (inherits(fit, "glmmgee_glmm_ordinal")) return(cumulative_variance_shares(fit, level))

@@ -167,6 +167,21 @@ test_that("confint(method = 'boot') refuses the fits it does not support, and ba
 
 boot_sleep_fit <- function() glmm(Reaction ~ Days + (Days | Subject), data = lme4::sleepstudy)
 
+test_that("the bootstrap's arguments with method = 'Wald' or 'profile' are errors naming them", {
+  # they were ignored: confint(fit, nsim = 1000, seed = 1) gave Wald intervals
+  skip_if_not_installed("lme4")
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = lme4::cbpp,
+              family = binomial, nAGQ = 1)
+  expect_error(confint(fit, nsim = 1000, seed = 1),
+               "confint\\(method = \"Wald\"\\): 'nsim' and 'seed' are for the parametric bootstrap \\(method = \"boot\"\\)")
+  expect_error(confint(fit, parm = 2, method = "profile", parallel = "multicore", ncpus = 2,
+                       boot.type = "basic"),
+               "confint\\(method = \"profile\"\\): 'boot.type', 'parallel' and 'ncpus' are for the parametric bootstrap")
+  # given at its default, an argument is still given
+  expect_error(confint(fit, nsim = 500), "'nsim' is for the parametric bootstrap")
+  expect_identical(dim(confint(fit)), c(5L, 2L))
+})
+
 test_that("simulate(newdata, re.form = NA) draws new random effects: means and variances of predict() and VarCorr()", {
   skip_if_not_installed("lme4")
   fm <- boot_sleep_fit()

@@ -123,6 +123,44 @@ test_that("refit() with a simulated response equals glmm() on the new data", {
   expect_equal(fixef(lme4::refit(f, y2)), fixef(glmm(y2 ~ Days + (1 | Subject), data = ss)), tolerance = 1e-8)
 })
 
+test_that("refit() takes simulate()'s one-column data frame, as lme4's does", {
+  # it stopped with "invalid type (list) for variable '.glmmgee_boot_y'"
+  skip_if_not_installed("lme4")
+  m <- l4_cbpp()
+  sims <- simulate(m$ours, nsim = 2, seed = 3)
+  expect_equal(fixef(lme4::refit(m$ours, sims[1])), fixef(lme4::refit(m$ours, sims[[1L]])),
+               tolerance = 1e-12)
+  expect_error(lme4::refit(m$ours, sims),
+               "refit\\(\\): 'newresp' is a data frame of 2 columns; it takes one response")
+})
+
+test_that("simulate(na.action = na.exclude) pads the rows the fit dropped, as lme4's (bootMer() passes it)", {
+  skip_if_not_installed("lme4")
+  d <- l4_cbpp()$data
+  d$period[c(3, 10)] <- NA
+  f <- glmm(incidence ~ period + (1 | herd), data = d, family = poisson, nAGQ = 1)
+  g <- lme4::glmer(incidence ~ period + (1 | herd), data = d, family = poisson)
+  ours <- simulate(f, seed = 1, na.action = na.exclude)
+  theirs <- simulate(g, seed = 1, na.action = na.exclude)
+  expect_identical(dim(ours), dim(theirs))
+  expect_identical(rownames(ours), rownames(theirs))
+  expect_identical(which(is.na(ours$sim_1)), c(3L, 10L))
+  # a two-column binomial response keeps its columns (lme4's warns here)
+  fb <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = d,
+             family = binomial, nAGQ = 1)
+  sb <- simulate(fb, seed = 1, na.action = na.exclude)
+  expect_identical(dim(sb$sim_1), c(56L, 2L))
+  expect_identical(which(is.na(sb$sim_1[, 1L])), c(3L, 10L))
+  expect_equal(fixef(lme4::refit(fb, sb)), fixef(lme4::refit(fb, simulate(fb, seed = 1))),
+               tolerance = 1e-12)
+  # na.omit, na.pass and no na.action: the fitted rows
+  expect_identical(nrow(simulate(f, na.action = na.omit)), 54L)
+  expect_identical(nrow(simulate(f)), 54L)
+  # refit() takes the padded response back
+  expect_equal(fixef(lme4::refit(f, ours)), fixef(lme4::refit(f, simulate(f, seed = 1))),
+               tolerance = 1e-12)
+})
+
 test_that("bootMer() runs on glmm() fits: t0 is fixef(fit), the replicates are finite", {
   skip_if_not_installed("lme4")
   m <- l4_cbpp()

@@ -87,6 +87,15 @@ test_that("methods: fitted, residuals, predict, confint, nobs, update, model.mat
   expect_equal(a["hilo", "Chisq"], unname(b^2 / vcov(f)["hilolo", "hilolo"]))
 })
 
+test_that("update() takes the variables of the arguments given to it from the caller", {
+  # a `sub` in the fit's formula environment replaced the caller's (56 rows, not 52)
+  data(cbpp, package = "lme4", envir = environment())
+  sub <- rep(TRUE, nrow(cbpp))
+  f <- gee(cbind(incidence, size - incidence) ~ period, id = herd, data = cbpp, family = binomial)
+  drop_herd <- function(d) { sub <- d$herd != "1"; update(f, subset = sub) }
+  expect_identical(nobs(drop_herd(cbpp)), 52L)
+})
+
 test_that("cluster sizes of one, unobserved wave pairs and all-singleton data", {
   d <- sim_gee_data(M = 120, T = 5, family = "gaussian", seed = 83)
   # no cluster is observed at both waves 4 and 5

@@ -152,6 +152,22 @@ test_that("ranef(type = 'mean') are posterior means by quadrature", {
   expect_equal(pl[[1]], ranef(fit_cbpp)$herd[[1]], tolerance = 0.2)
 })
 
+test_that("ranef(nAGQ = ) with the posterior modes is an error naming it", {
+  # the modes use no quadrature: nAGQ = 20 was ignored
+  expect_error(ranef(fit_cbpp, nAGQ = 20),
+               "ranef\\(type = \"mode\"\\): 'nAGQ' is for the posterior means \\(type = \"mean\"\\) and ranef\\(newdata = \\)")
+  expect_error(ranef(fit_cbpp, type = "mode", nAGQ = NULL), "'nAGQ' is for the posterior means")
+  expect_identical(ranef(fit_cbpp, type = "mode"), ranef(fit_cbpp))
+  expect_s3_class(ranef(fit_cbpp, newdata = cbpp[cbpp$herd == "3", ], nAGQ = 5), "data.frame")
+  # the sparse engine's posterior means are the fit's own: nAGQ is unused there
+  # (singular on these data: the warning says so)
+  sp <- suppressWarnings(glmm(incidence ~ period + (1 | herd) + (1 | obs), family = poisson,
+                              data = transform(cbpp, obs = factor(seq_len(nrow(cbpp))))))
+  expect_s3_class(sp, "glmmgee_glmm_sparse")
+  expect_error(ranef(sp, type = "mean", nAGQ = 5),
+               "ranef\\(\\) of a fit by the sparse engine: 'nAGQ' is for fits of one grouping factor")
+})
+
 test_that("posterior mean is close to the mode when clusters are big", {
   set.seed(11)
   M <- 12; m <- 150
@@ -439,6 +455,30 @@ test_that("update re-fits with changed formula and arguments", {
   expect_equal(fa$nAGQ, 5L)
   expect_equal(fixef(fa), fixef(fit_cbpp), tolerance = 0.05)
   expect_equal(formula(fa), formula(fit_cbpp), ignore_attr = TRUE)
+})
+
+test_that("update() takes the variables of the arguments given to it from the caller, as stats::update()", {
+  # With `k` and `sub` also in the fit's formula environment, those replaced
+  # the caller's without a word: nAGQ 1 and 1 for k = 5 and 9, 56 rows for 52.
+  k <- 1
+  sub <- rep(TRUE, nrow(cbpp))
+  f <- glmm(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp, family = binomial)
+  expect_equal(sapply(c(5, 9), function(k) update(f, nAGQ = k)$nAGQ), c(5, 9))
+  drop_herd <- function(fit, d, h) { sub <- d$herd != h; update(fit, subset = sub) }
+  u <- drop_herd(f, cbpp, "1")
+  expect_identical(nobs(u), 52L)
+  # updated again, the refit keeps the caller's subset
+  expect_identical(nobs(update(u, nAGQ = 3)), 52L)
+  # a fit made inside a function still finds its data there, and the
+  # caller's subset wins over a global one
+  make <- function() {
+    dd <- cbpp
+    dd$z <- rep(c(-1, 1), length.out = nrow(dd))
+    glmm(cbind(incidence, n_fail) ~ period + z + (1 | herd), data = dd, family = binomial)
+  }
+  m <- make()
+  expect_identical(names(fixef(update(m, . ~ . - z))), names(fixef(f)))
+  expect_identical(nobs(drop_herd(m, cbpp, "2")), 53L)
 })
 
 test_that("print and summary report the approximation, effects and notes", {

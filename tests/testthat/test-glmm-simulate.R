@@ -70,6 +70,17 @@ test_that("the seed is honoured as by stats::simulate", {
   expect_error(simulate(fit, re.form = ~ (1 | id) + (1 | other)), "'re.form'")
 })
 
+test_that("simulate(allow.new.levels = ) without newdata is an error; re.form is kept", {
+  # allow.new.levels was ignored on the fitted rows, which have no new levels
+  d <- sim_gaussian_ri()
+  fit <- glmm(y ~ x + (1 | id), data = d)
+  expect_error(simulate(fit, re.form = NULL, allow.new.levels = TRUE, na.action = na.omit),
+               "simulate\\(\\) without 'newdata': 'allow.new.levels' is for simulations at 'newdata'")
+  expect_error(simulate(fit, allow.new.levels = FALSE), "'allow.new.levels' is for simulations")
+  expect_identical(simulate(fit, seed = 2, re.form = NULL, na.action = na.omit),
+                   simulate(fit, seed = 2, re.form = NULL))
+})
+
 test_that("binomial cbind response: a matrix per simulation, marginal probabilities by integrate()", {
   skip_if_not_installed("lme4")
   data(cbpp, package = "lme4")

@@ -61,6 +61,18 @@ test_that("bootstrap results do not depend on the number of workers", {
   expect_equal(attr(s1, "replicates"), attr(s2, "replicates"), tolerance = 1e-12)
 })
 
+test_that("the bootstrap's arguments with se = 'delta' or 'none' are errors naming them", {
+  # standardize(fit, "trt", B = 500, boot_type = "bca", cores = 2) gave
+  # delta-method intervals without a word
+  skip_if_not_installed("MASS")
+  fit <- interp_logit_glmm()
+  expect_error(standardize(fit, "trt", B = 500, boot_type = "bca", cores = 2),
+               "standardize\\(se = \"delta\"\\): 'B', 'cores' and 'boot_type' are for the bootstrap \\(se = \"bootstrap\"\\)")
+  expect_error(standardize(interp_gee(), "trt", se = "none", cl = NULL),
+               "standardize\\(se = \"none\"\\): 'cl' is for the bootstrap")
+  expect_s3_class(standardize(fit, "trt", progress = FALSE), "glmmgee_standardized")
+})
+
 test_that("for a gaussian model the standardized difference equals the coefficient", {
   skip_if_not_installed("lme4")
   d <- lme4::sleepstudy

@@ -24,6 +24,19 @@ test_that("predict(newdata) with a level not in the fit: the package's error nam
   expect_error(predict(md, nd), "factor 'f' \\(dispformula\\) not in the fit: 'q'")
 })
 
+test_that("predict(newdata) with numbers for a factor names the variable and says the fit has a factor", {
+  # it stopped with model.frame()'s "contrasts apply only to factors"
+  data(cbpp, package = "lme4", envir = environment())
+  f <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp, family = binomial)
+  msg <- "'newdata' has 'period' as numbers; the fit has it as a factor \\(fixed effects[^)]*\\) with levels '1', '2', '3', '4'"
+  expect_error(predict(f, data.frame(period = c(2, 4), herd = c(1, 3))), msg)
+  g <- gee(cbind(incidence, size - incidence) ~ period, id = herd, data = cbpp, family = binomial)
+  expect_error(predict(g, data.frame(period = c(2, 4))), msg)
+  # the levels as labels still predict
+  expect_equal(unname(predict(f, data.frame(period = c("2", "4"), herd = c("1", "3")))),
+               unname(predict(f)[c(2, 11)]))
+})
+
 test_that("predict(newdata) with a new level of factor(z) names the factor and the level", {
   data("sleepstudy", package = "lme4", envir = environment())
   s <- sleepstudy

@@ -79,6 +79,17 @@ test_that("poisson approximations follow Nakagawa et al. (2017) and bad input is
                pi^2 / 3 * (1 / phi^2 - 1), tolerance = 1e-12)
 })
 
+test_that("variance_shares(approximation = ) of a family whose variance is not approximated is an error", {
+  # it was ignored for binomial fits
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  fit <- glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial)
+  expect_error(variance_shares(fit, approximation = "trigamma"),
+               "variance_shares\\(\\) of a binomial fit: 'approximation' is for poisson, negative binomial and Gamma fits")
+  expect_error(variance_shares(fit, approximation = "lognormal"), "'approximation' is for poisson")
+  expect_s3_class(variance_shares(fit), "glmmgee_variance_shares")
+})
+
 test_that("the data-scale ICC is the correlation of two observations of a cluster", {
   skip_if_not_installed("MASS")
   data(bacteria, package = "MASS", envir = environment())
