@@ -13,8 +13,8 @@
 #'   positions: the working model taken as the truth.
 #' * `binomial`, `poisson`, `Gamma`, and the negative binomial `nbinom2()`:
 #'   draws from the family's distribution with the fitted mean (binomial:
-#'   the prior weights as numbers of trials, the proportion returned as the
-#'   response is; Gamma: shape \eqn{1/\phi}; nbinom2: the fitted
+#'   the prior weights as numbers of trials, which must be whole numbers,
+#'   the proportion returned as the response is; Gamma: shape \eqn{1/\phi}; nbinom2: the fitted
 #'   \eqn{\theta}), joined within a cluster by a Gaussian copula (NORTA)
 #'   whose correlation matrix is the working correlation: a normal vector
 #'   \eqn{z \sim N(0, R_i)} is mapped to \eqn{F^{-1}(\Phi(z))}. The
@@ -75,8 +75,7 @@ simulate.glmmgee_gee <- function(object, nsim = 1, seed = NULL, ...) {
       nbinom2 = stats::qnbinom(u, size = object$nb_theta$theta, mu = m))
     y
   }
-  if (fam == "binomial" && any(abs(w[w > 0] - round(w[w > 0])) > 1e-8))
-    stop("simulate(): binomial prior weights must be whole numbers of trials", call. = FALSE)
+  if (fam == "binomial") check_whole_trials(w)
   sims <- lapply(seq_len(nsim), function(k) draw_one())
   names(sims) <- paste0("sim_", seq_len(nsim))
   rn <- rownames(object$engine$data$X) %||% as.character(seq_len(n))

@@ -17,7 +17,13 @@
 #' The result has the form of the response: a binomial response given as
 #' `cbind(successes, failures)` gives a two-column matrix per simulation,
 #' a two-level factor a factor, a logical a logical, a proportion with
-#' weights a proportion; the rows are those of the model frame.
+#' weights a proportion; the rows are those of the model frame. A factor
+#' or logical response fitted with prior weights other than 1 gives the
+#' proportion of successes out of the weight's trials (numeric), as
+#' `lme4::simulate.merMod()` does for a logical response: the fit reads
+#' such a row as that many trials. Binomial prior weights that are not
+#' whole numbers are an error (a number of trials cannot be drawn from);
+#' rows of weight 0 are simulated as 0.
 #'
 #' A known-covariance term needs the factor of its `K`, which the fit does
 #' not keep: such fits simulate with `re.form = NULL` only.
@@ -182,6 +188,26 @@ response_form <- function(object) {
   list(type = "numeric")
 }
 
+# Binomial prior weights are numbers of trials (times the totals of a
+# cbind() response): a simulation draws whole numbers of successes, so
+# non-integer weights are refused, as by lme4's simulate.merMod(), not
+# rounded (0.4 trials drew 0 successes every time). Rows of weight 0 are
+# not in the model and are passed. Shared by the glmm and gee methods.
+check_whole_trials <- function(w) {
+  pos <- w[w > 0]
+  if (any(abs(pos - round(pos)) > 1e-8))
+    stop("simulate(): cannot simulate from non-integer prior weights ('weights'); for a binomial model they are numbers of trials",
+         call. = FALSE)
+  invisible(w)
+}
+
+# A binomial draw is a number of successes s out of round(w) trials. It is
+# returned as the response was given: cbind(s, w - s); a factor or logical
+# when every positive weight is 1 (a binary response); otherwise s / w, as
+# lme4's simulate.merMod() does for a weighted logical response (a factor
+# or logical of s > 0 gave NA levels and too many TRUE at weights > 1).
+# Rows of weight 0 get 0 successes (0 as a proportion), which they
+# contribute nothing to in a refit.
 draw_response <- function(object, mu, resp, w = object$prior.weights) {
   fam <- object$family
   n <- length(mu)
@@ -198,16 +224,21 @@ draw_response <- function(object, mu, resp, w = object$prior.weights) {
     binomial = , betabinomial = {
       mu <- binlog_cap_mean(mu)
       if (fam$family == "betabinomial") mu <- stats::rbeta(n, mu * fam$phi, (1 - mu) * fam$phi)
-      s <- stats::rbinom(n, round(w), mu)
-      switch(resp$type,
-        cbind = {
-          m <- cbind(s, round(w) - s)
-          colnames(m) <- resp$names
-          m
-        },
-        factor = factor(resp$levels[s + 1L], levels = resp$levels),
-        logical = s > 0,
-        ifelse(w > 0, s / pmax(round(w), 1), 0))
+      check_whole_trials(w)
+      trials <- round(w)
+      s <- stats::rbinom(n, trials, mu)
+      binary <- resp$type %in% c("factor", "logical") && positive_weights_one(w)
+      if (resp$type == "cbind") {
+        m <- cbind(s, trials - s)
+        colnames(m) <- resp$names
+        m
+      } else if (binary && resp$type == "factor") {
+        factor(resp$levels[s + 1L], levels = resp$levels)
+      } else if (binary) {
+        s > 0
+      } else {
+        ifelse(trials > 0, s / pmax(trials, 1), 0)
+      }
     },
     stop(sprintf("simulate() does not support the %s family", fam$family), call. = FALSE))
 }

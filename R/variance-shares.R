@@ -21,7 +21,10 @@
 #' * poisson (log): \eqn{\log(1 + 1/\lambda)} (`"lognormal"`),
 #'   \eqn{\psi_1(\lambda)} (`"trigamma"`) or \eqn{1/\lambda} (`"delta"`),
 #'   with \eqn{\lambda = \exp(\beta_0 + \sigma^2/2)} from the null model
-#'   (intercept and the same random effects), refitted here;
+#'   (intercept and the same random effects, with the fit's prior weights
+#'   and offsets), refitted here; with an offset, \eqn{\lambda} is the
+#'   mean at an offset of 0 (for `offset(log(exposure))`, the mean per unit
+#'   of exposure), as in `performance::icc()`;
 #' * [nbinom2()]: as poisson with \eqn{1/\lambda + 1/\theta} in place of
 #'   \eqn{1/\lambda};
 #' * [nbinom1()]: as poisson with \eqn{(1 + \phi)/\lambda} in place of
@@ -52,7 +55,8 @@
 #' intercept (normal) the ICC on the scale of the data is added
 #' (`quantity = "ICC (data scale)"`): the correlation of two observations
 #' (two trials, two counts) of the same cluster implied by the null model
-#' (intercept and random intercept, refitted), from first principles: for
+#' (intercept and random intercept, refitted with the fit's prior weights
+#' and offsets), from first principles: for
 #' binomial \eqn{\mathrm{Var}_b\{h(\beta_0+b)\} / \{\bar p(1-\bar p)\}}
 #' with \eqn{\bar p = E_b\{h(\beta_0+b)\}}, for poisson
 #' \eqn{k/(1+k)} with \eqn{k = \lambda(e^{\sigma^2}-1)}. It has no interval.
@@ -383,21 +387,29 @@ null_model_mean <- function(fit) {
 }
 
 # The null model: intercept and the fit's random effects, refitted on the
-# same data with the same approximation.
+# same data with the same approximation, prior weights and offsets (the
+# formula's offset() terms and the `offset` argument, from the model
+# frame): it differs from the fit in the mean's covariates only. (Without
+# the weights, a proportion response with weights = trials was refitted as
+# one trial per row: a data-scale ICC of 6e-12 for 0.077.)
 null_model <- function(fit) {
   f <- fit$formula
-  bars <- find_bars(f)
-  rhs <- Reduce(function(a, b) call("+", a, call("(", b)), bars, 1)
+  fixed <- stats::terms(reformulas::nobars(f), allowDotAsName = TRUE)
+  offs <- as.list(attr(fixed, "variables"))[-1L][attr(fixed, "offset")]
+  rhs <- Reduce(function(a, b) call("+", a, b), offs, 1)
+  rhs <- Reduce(function(a, b) call("+", a, call("(", b)), find_bars(f), rhs)
   f0 <- f
   f0[[3L]] <- rhs
   environment(f0) <- environment(f)
   rd <- if (is_dist_fit(fit)) fit$ranef_dist[c("type", "k")] else "normal"
   # (a dispersion formula, with its random effects, is kept: the null
   # model differs from the fit in the mean's fixed effects only)
-  nul <- suppressWarnings(glmm(f0, data = fit_data(fit), family = fit$family,
-                               ranef_dist = rd, dispformula = fit$aux$disp$formula,
-                               nAGQ = if (!is_dist_fit(fit) && !is.null(fit$nAGQ)) fit$nAGQ))
-  nul
+  args <- list(f0, data = fit_data(fit), family = fit$family, ranef_dist = rd,
+               dispformula = fit$aux$disp$formula,
+               nAGQ = if (!is_dist_fit(fit) && !is.null(fit$nAGQ)) fit$nAGQ,
+               weights = fit$model[["(weights)"]], offset = fit$model[["(offset)"]])
+  args <- args[!vapply(args, is.null, TRUE)]
+  suppressWarnings(eval(as.call(c(list(glmm), args)), environment(f) %||% globalenv()))
 }
 
 # ICC on the data scale for a random intercept (binomial: between two

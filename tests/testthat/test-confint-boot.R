@@ -370,3 +370,27 @@ test_that("confint(method = 'boot') refuses an infinite 'nsim' or 'ncpus' by nam
                "'ncpus' must be")
   expect_error(confint(g, method = "boot", nsim = Inf), "'nsim' must be a whole number of bootstrap")
 })
+
+test_that("bootstrap intervals of a weighted binary fit do not depend on how the response is coded", {
+  # weights 1 and 3 (three trials): the factor and logical codings were
+  # simulated as a factor with NA levels and a logical TRUE at any success,
+  # and gave intervals far from the 0/1 coding's (excluding the estimate)
+  set.seed(2)
+  d <- data.frame(g = factor(rep(1:30, each = 8)), x = stats::rnorm(240))
+  d$y <- stats::rbinom(240, 1, stats::plogis(d$x + stats::rnorm(30)[d$g]))
+  d$w <- rep(c(1, 3), 120)
+  d$w[1:8] <- 0  # rows of weight 0: no NA in the refits
+  d$yf <- factor(ifelse(d$y == 1, "yes", "no"))
+  d$yl <- d$y == 1
+  ci <- lapply(c("y", "yf", "yl"), function(v) {
+    fo <- stats::as.formula(paste(v, "~ x + (1 | g)"))
+    fit <- glmm(fo, data = d, family = binomial, weights = w)
+    confint(fit, method = "boot", nsim = 20, seed = 1)
+  })
+  expect_identical(ci[[2]], ci[[1]])
+  expect_identical(ci[[3]], ci[[1]])
+  expect_identical(attr(ci[[1]], "boot.fail"), 0L)
+  fit <- glmm(y ~ x + (1 | g), data = d, family = binomial, weights = w)
+  est <- fixef(fit)[["(Intercept)"]]
+  expect_true(ci[[1]]["(Intercept)", 1] < est && est < ci[[1]]["(Intercept)", 2])
+})

@@ -56,6 +56,11 @@ test_that("simulate() refuses families with no distribution and unknown argument
   fg <- gee(yg ~ x, data = d, id = id)
   expect_error(simulate(fg, newdata = d), "newdata")
   expect_error(simulate(fg, nsim = 0), "'nsim' must be")
+  # binomial prior weights are numbers of trials: the glmm method's check
+  # and message, naming 'weights'
+  d$w <- rep(c(0.5, 1.5), length.out = nrow(d))
+  fw <- suppressWarnings(gee(yb ~ x, data = d, id = id, family = binomial, weights = w))
+  expect_error(simulate(fw), "cannot simulate from non-integer prior weights \\('weights'\\)")
 })
 
 test_that("DHARMa's simulateResiduals() runs on a gee fit", {

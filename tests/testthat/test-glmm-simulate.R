@@ -219,3 +219,65 @@ test_that("simulate() with the predicted random effects draws each family's fitt
     expect_lt(abs(mean(apply(Y, 1, stats::var) / v) - 1), 0.02, label = paste(nm, "variance"))
   }
 })
+
+# A binary response with prior weights 1 and 3 (three trials per row of
+# weight 3), coded as 0/1, as a factor and as a logical: the same fit.
+sim_weighted_binary <- function() {
+  cached("sim_weighted_binary", {
+    set.seed(2)
+    d <- data.frame(g = factor(rep(1:30, each = 8)), x = stats::rnorm(240))
+    d$y <- stats::rbinom(240, 1, stats::plogis(d$x + stats::rnorm(30)[d$g]))
+    d$w <- rep(c(1, 3), 120)
+    d$yf <- factor(ifelse(d$y == 1, "yes", "no"))
+    d$yl <- d$y == 1
+    d
+  })
+}
+
+test_that("a weighted factor or logical binomial response simulates proportions of its trials", {
+  d <- sim_weighted_binary()
+  fn <- glmm(y ~ x + (1 | g), data = d, family = binomial, weights = w)
+  ff <- glmm(yf ~ x + (1 | g), data = d, family = binomial, weights = w)
+  fl <- glmm(yl ~ x + (1 | g), data = d, family = binomial, weights = w)
+  sn <- simulate(fn, nsim = 3, seed = 1)
+  # the three codings of one fit draw the same proportions (a factor gave NA
+  # levels for 2 or 3 successes, a logical TRUE for any success)
+  expect_identical(simulate(ff, nsim = 3, seed = 1), sn)
+  expect_identical(simulate(fl, nsim = 3, seed = 1), sn)
+  expect_true(all(as.matrix(sn) * d$w == round(as.matrix(sn) * d$w)))
+  # lme4 draws the same successes out of the same trials (its binomial
+  # simulate(): rbinom(n, weights, fitted) / weights) at the predicted
+  # random effects
+  fl1 <- glmm(yl ~ x + (1 | g), data = d, family = binomial, weights = w, nAGQ = 1)
+  gl <- suppressWarnings(glmer_ref(yl ~ x + (1 | g), data = d, family = binomial, weights = w,
+                                   control = lme4::glmerControl(optimizer = "bobyqa",
+                                                                optCtrl = list(rhoend = 1e-10),
+                                                                tolPwrss = 1e-12)))
+  expect_equal(unname(fitted(fl1)), unname(fitted(gl)), tolerance = 1e-5)
+  theirs <- simulate(gl, nsim = 1, seed = 3, use.u = TRUE)[[1]]
+  expect_identical(unname(simulate(fl1, nsim = 1, seed = 3, re.form = NULL)[[1]]), unname(theirs))
+  # with every weight 1 the binary form is kept
+  f1 <- glmm(yf ~ x + (1 | g), data = d, family = binomial)
+  expect_identical(levels(simulate(f1, seed = 1)[[1]]), c("no", "yes"))
+  expect_type(simulate(glmm(yl ~ x + (1 | g), data = d, family = binomial), seed = 1)[[1]],
+              "logical")
+})
+
+test_that("binomial simulate() refuses non-integer prior weights and draws 0 at weight 0", {
+  d <- sim_weighted_binary()
+  d$w2 <- rep(c(0.4, 1.6), 120)
+  f2 <- suppressWarnings(glmm(y ~ x + (1 | g), data = d, family = binomial, weights = w2))
+  # (0.4 was rounded to 0 trials, which always drew 0)
+  expect_error(simulate(f2, seed = 1), "non-integer prior weights \\('weights'\\)")
+  expect_error(simulate(f2, seed = 1, newdata = d[1:4, ]), "non-integer prior weights")
+  # rows of weight 0 are not in the model: 0 successes, no NA or NaN; a
+  # factor with weights 0 and 1 keeps its form
+  d$w0 <- rep(c(0, 1, 1, 1), 60)
+  f0 <- glmm(yf ~ x + (1 | g), data = d, family = binomial, weights = w0)
+  s0 <- simulate(f0, nsim = 20, seed = 1)
+  expect_true(all(vapply(s0, function(s) is.factor(s) && !anyNA(s) && all(s[d$w0 == 0] == "no"), TRUE)))
+  d$w3 <- rep(c(0, 1, 3, 2), 60)
+  s3 <- as.matrix(simulate(glmm(yl ~ x + (1 | g), data = d, family = binomial, weights = w3),
+                           nsim = 20, seed = 1))
+  expect_true(!anyNA(s3) && all(s3[d$w3 == 0, ] == 0))
+})

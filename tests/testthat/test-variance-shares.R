@@ -215,3 +215,39 @@ test_that("rows of weight 0 enter no variance: the shares are those of the data 
     expect_equal(variance_shares(f0)$estimate, variance_shares(f1)$estimate, tolerance = 1e-6)
   }
 })
+
+test_that("the null model keeps the fit's prior weights, offset() terms and offset argument", {
+  skip_if_not_installed("lme4")
+  cbpp <- lme4::cbpp
+  cbpp$prop <- cbpp$incidence / cbpp$size
+  f1 <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+             family = binomial)
+  f2 <- glmm(prop ~ period + (1 | herd), weights = size, data = cbpp, family = binomial)
+  # the same model: a proportion with weights = trials was refitted as one
+  # trial per row (data-scale ICC 6e-12 for 0.077)
+  expect_equal(variance_shares(f2)$estimate, variance_shares(f1)$estimate, tolerance = 1e-6)
+  icc <- function(vs) vs$estimate[vs$quantity == "ICC (data scale)"]
+  expect_equal(icc(variance_shares(f2)), 0.0774, tolerance = 1e-3)
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("performance")
+  data(Owls, package = "glmmTMB", envir = environment())
+  fo <- SiblingNegotiation ~ FoodTreatment + ArrivalTime + offset(log(BroodSize)) + (1 | Nest)
+  ours <- glmm(fo, data = Owls, family = poisson, nAGQ = 1)
+  arg <- glmm(SiblingNegotiation ~ FoodTreatment + ArrivalTime + (1 | Nest), data = Owls,
+              offset = log(BroodSize), family = poisson, nAGQ = 1)
+  vs <- variance_shares(ours)
+  expect_equal(variance_shares(arg)$estimate, vs$estimate, tolerance = 1e-8)
+  # lambda of the null model with the offset (the mean per brood member),
+  # as performance's icc() and r2_nakagawa() on glmmTMB's fit (the null
+  # model without the offset gave a residual variance of 0.146 for 0.480)
+  nul <- glmm(SiblingNegotiation ~ 1 + offset(log(BroodSize)) + (1 | Nest), data = Owls,
+              family = poisson, nAGQ = 1)
+  expect_equal(attr(vs, "lambda"), exp(fixef(nul)[[1]] + nul$D[1, 1] / 2), tolerance = 1e-10)
+  tmb <- glmmTMB::glmmTMB(fo, data = Owls, family = poisson)
+  gv <- suppressWarnings(insight::get_variance(tmb))
+  expect_equal(shares_of(vs, "variance")[["residual"]], gv$var.distribution, tolerance = 1e-4)
+  expect_equal(shares_of(vs, "ICC")[["Nest"]], performance::icc(tmb)$ICC_adjusted,
+               tolerance = 1e-4)
+  r2 <- performance::r2_nakagawa(tmb)
+  expect_equal(shares_of(vs, "R2")[["conditional"]], unname(r2$R2_conditional), tolerance = 1e-4)
+})
