@@ -17,7 +17,10 @@
 #' log-likelihoods are comparable across `nAGQ`, but the test is most
 #' meaningful with the same approximation in every fit. When the smaller
 #' model sets a variance to zero, the null value is on the boundary and the
-#' chi-square p-value is conservative (Self and Liang 1987).
+#' chi-square p-value is conservative (Self and Liang 1987). Between fits
+#' whose random-effect distributions differ (`ranef_dist`, see
+#' [ranef-distributions]) the statistic is shown without a p-value, with a
+#' warning: its reference distribution is not chi-squared.
 #'
 #' With one fit, Wald chi-square tests of each fixed-effect term (all the
 #' columns a term contributes to the model matrix, tested jointly, given all
@@ -87,6 +90,8 @@ anova.glmmgee_glmm <- function(object, ..., vcov = NULL, cluster = NULL) {
   chisq <- c(NA, 2 * diff(ll))
   df <- c(NA, diff(npar))
   p <- ifelse(!is.na(df) & df > 0, stats::pchisq(chisq, df, lower.tail = FALSE), NA_real_)
+  dist_change <- ranef_dist_changes(fits, labels)
+  p[dist_change$rows] <- NA_real_
   tab <- data.frame(npar = npar,
                     AIC = vapply(fits, stats::AIC, 1), BIC = vapply(fits, stats::BIC, 1),
                     logLik = ll, deviance = -2 * ll, Chisq = chisq, Df = df,
@@ -101,12 +106,48 @@ anova.glmmgee_glmm <- function(object, ..., vcov = NULL, cluster = NULL) {
   if (length(methods)) {
     glmm <- nzchar(methods)
     by <- split(labels[glmm], factor(methods[glmm], levels = unique(methods[glmm])))
-    warning(sprintf("anova(): the fits use different approximations to the likelihood (%s), so the chi-square statistic mixes them; give nAGQ explicitly, the same in every fit (e.g. nAGQ = 1)",
+    warning(sprintf("anova(): the fits use different approximations to the likelihood (%s), so the chi-square statistic mixes them; %s",
                     paste(sprintf("%s: %s", vapply(by, paste, "", collapse = ", "), names(by)),
-                          collapse = "; ")), call. = FALSE)
+                          collapse = "; "), approximation_remedy(fits, labels, "anova")),
+            call. = FALSE)
     head <- c(head, "Note: the fits use different approximations to the likelihood\n")
   }
+  if (length(dist_change$rows)) {
+    warning(dist_change$message, call. = FALSE)
+    head <- c(head, "Note: no p-value between fits with different random-effect distributions\n")
+  }
   structure(tab, heading = head, class = c("anova", "data.frame"))
+}
+
+# The rows of anova()'s table (fits sorted, named `labels`) whose fit and
+# the one before it have different random-effect distributions (ranef_dist),
+# and the warning: their statistic is kept, but a change of distribution is
+# no parametric restriction with a chi-square reference (the normal is a
+# limit of the bridge, phi -> 1, and the nonparametric fit's mass points
+# merge onto the normal only in a limit: a boundary and mixture problem);
+# where the fixed effects differ too, the statistic mixes both changes.
+ranef_dist_changes <- function(fits, labels) {
+  dist <- vapply(fits, function(f) .subset2(f, "ranef_dist")$type %||% "normal", "")
+  rows <- which(c(FALSE, dist[-1L] != dist[-length(dist)]))
+  if (!length(rows)) return(list(rows = integer()))
+  pair <- function(i) sprintf("%s (%s) and %s (%s)", labels[i - 1L], dist[i - 1L], labels[i], dist[i])
+  both <- rows[vapply(rows, function(i) !same_fixed_design(fits[[i - 1L]], fits[[i]]), TRUE)]
+  list(rows = rows, message = paste0(
+    sprintf("anova(): %s have different random-effect distributions: the chi-square statistic is shown without a p-value, since the likelihood-ratio test of a change of random-effect distribution has no chi-square reference distribution (the normal is a limit or boundary case of the other, a mixture problem); compare them by AIC() or BIC()",
+            paste(vapply(rows, pair, ""), collapse = "; ")),
+    if (length(both))
+      sprintf("; %s differ in their fixed effects too, so the statistic mixes the change of distribution with the fixed effects",
+              paste(vapply(both, function(i) paste(labels[i - 1L], "and", labels[i]), ""), collapse = "; "))))
+}
+
+# Whether two fits' fixed-effect designs span the same columns.
+same_fixed_design <- function(a, b) {
+  Xa <- a$X
+  Xb <- b$X
+  if (ncol(Xa) != ncol(Xb)) return(FALSE)
+  if (!ncol(Xa)) return(TRUE)
+  res <- qr.resid(qr(Xb), Xa)
+  all(sqrt(colSums(res^2)) <= 1e-8 * pmax(sqrt(colSums(Xa^2)), 1e-300))
 }
 
 # A fit's formulas in one line: the conditional formula, and the zero and

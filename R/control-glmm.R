@@ -70,10 +70,15 @@
 #'   (`Inf` for the Laplace Gaussian itself). Lower values give heavier
 #'   tails; with hundreds of random effects whose conditional distributions
 #'   are close to normal, `Inf` gives more effective draws.
-#' @param importance_seed Seed of the draws, or `NULL` to take one from the
-#'   session's random-number stream; either way the seed used is recorded
-#'   in the fit (`fit$importance$seed`) and the session's stream is left as
-#'   it was, apart from the one number drawn for the seed.
+#' @param importance_seed Seed of the draws (a whole number from 0 to
+#'   `.Machine$integer.max`), or `NULL` to take one from the session's
+#'   random-number stream; either way the seed used is recorded in the fit
+#'   (`fit$importance$seed`) and the session's stream is left as it was,
+#'   apart from the one number drawn for the seed. The draws use R's
+#'   default generators (Mersenne-Twister, Inversion), whatever the
+#'   session's [RNGkind()], recorded in `fit$importance$rng_kind`, so the
+#'   seed alone reproduces the fit. `importance_seed` and `importance_df`
+#'   need `importance_draws`.
 #' @param laplace_order For several random-effect terms fitted by the
 #'   Laplace approximation: `1` (the default), or `2` for the second-order
 #'   Laplace approximation (Shun and McCullagh 1995), which adds the next
@@ -134,6 +139,14 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                         laplace_order = check_laplace_order(laplace_order, importance_draws),
                         progress = check_progress(progress, "glmm_control")),
                    class = "glmmgee_glmm_control")
+  # A seed or proposal without draws would change nothing: said, not kept.
+  if (ctl$importance_draws == 0L) {
+    unused <- c("importance_seed", "importance_df")[c(!missing(importance_seed) && !is.null(importance_seed),
+                                                      !missing(importance_df))]
+    if (length(unused))
+      stop(sprintf("glmm_control(): %s applies only to importance sampling: give 'importance_draws' (100 or more) too, or drop it",
+                   paste0("'", unused, "'", collapse = " and ")), call. = FALSE)
+  }
   if (nargs() == 0L) control_defaults$glmm <- ctl
   ctl
 }
@@ -165,9 +178,11 @@ check_importance_df <- function(x) {
 
 check_importance_seed <- function(x) {
   if (is.null(x)) return(NULL)
-  if (!is.numeric(x) || length(x) != 1L || !is.finite(x))
-    stop("glmm_control(): 'importance_seed' must be one finite number or NULL", call. = FALSE)
-  as.integer(x %% .Machine$integer.max)
+  if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x != round(x) || x < 0 ||
+      x > .Machine$integer.max)
+    stop(sprintf("glmm_control(): 'importance_seed' must be NULL or one whole number from 0 to %d",
+                 .Machine$integer.max), call. = FALSE)
+  as.integer(x)
 }
 
 check_laplace_order <- function(x, importance_draws) {

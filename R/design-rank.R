@@ -36,12 +36,24 @@ check_full_rank <- function(X, what = "the fixed-effects model matrix", Xs = NUL
 gram_full_rank <- function(X) {
   k <- ncol(X)
   if (!is.matrix(X) || !is.double(X) || nrow(X) < k || k == 0L || nrow(X) < 1000L) return(FALSE)
-  G <- crossprod(X)
+  ev <- unit_diagonal_eigenvalues(crossprod(X))
+  !is.null(ev) && ev[[k]] > near_singular_eigenvalue
+}
+
+# The smallest eigenvalue of a cross-product or an information scaled to
+# unit diagonal below which it is taken as near-singular: a direction
+# within 1e-3 of the span of the others (gram_full_rank()), a standard
+# error inflated a thousandfold by it.
+near_singular_eigenvalue <- 1e-6
+
+# The eigenvalues (decreasing) of a symmetric positive semi-definite G
+# scaled to unit diagonal, S^-1 G S^-1 with S = sqrt(diag G): NULL where G
+# is not finite or a diagonal entry is not positive.
+unit_diagonal_eigenvalues <- function(G) {
   d <- diag(G)
-  if (!all(is.finite(G)) || any(d <= 0)) return(FALSE)
+  if (!all(is.finite(G)) || any(d <= 0)) return(NULL)
   s <- 1 / sqrt(d)
-  ev <- eigen(G * outer(s, s), symmetric = TRUE, only.values = TRUE)$values
-  ev[[k]] > 1e-6
+  eigen(G * outer(s, s), symmetric = TRUE, only.values = TRUE)$values
 }
 
 # The zero part's and the dispersion part's designs (either may be NULL).

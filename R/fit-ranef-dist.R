@@ -173,6 +173,16 @@ dist_result_npml <- function(eng, par, opt, grad, hess, X, int, k, control, fami
   fn_names <- npml_free_names(colnames(X), int, k)
   on_free <- rep(FALSE, length(par))
   Vfree <- invert_information(hess, on_free, fn_names)
+  warn <- dist_warnings(opt, grad, hess, Vfree, on_free, control, NULL, NULL)
+  # Coincident mass points (or one without weight) leave a direction the
+  # likelihood does not see: the information is near-singular, though
+  # invertible, and its inverse gave standard errors of hundreds.
+  if (isTRUE(attr(Vfree, "ok")) && npml_support_overspecified(hess)) {
+    warn <- c(warn, sprintf(paste0("mass points coincide or carry almost no weight: the information is ",
+                                   "near-singular and standard errors are unavailable; the support is ",
+                                   "over-specified: refit with fewer mass points (k below %d)"), k))
+    Vfree <- invert_information(NULL, on_free, fn_names)
+  }
   G <- npml_theta_jacobian(par, p, int, k)
   V <- if (isTRUE(attr(Vfree, "ok"))) G %*% Vfree %*% t(G) else matrix(NA_real_, length(pn), length(pn))
   dimnames(V) <- list(pn, pn)
@@ -187,8 +197,15 @@ dist_result_npml <- function(eng, par, opt, grad, hess, X, int, k, control, fami
        prior = list(type = "nonparametric", k = k, mass = a - mean_a, weights = w,
                     variance = sum(w * (a - mean_a)^2)),
        df = p + 2L * k - 2L,
-       warn = c(dist_warnings(opt, grad, hess, Vfree, on_free, control, ev, NULL),
-                drifting_mass(a - mean_a, family)))
+       warn = c(warn, mode_failures_warning(ev), drifting_mass(a - mean_a, family)))
+}
+
+# Whether the nonparametric fit's information (-hess) is near-singular:
+# scaled to unit diagonal, its smallest eigenvalue at most
+# near_singular_eigenvalue times its largest.
+npml_support_overspecified <- function(hess) {
+  ev <- unit_diagonal_eigenvalues(-hess)
+  !is.null(ev) && ev[[length(ev)]] <= near_singular_eigenvalue * ev[[1L]]
 }
 
 dist_warnings <- function(opt, grad, hess, V, on_boundary, control, ev, boundary_msg) {
@@ -202,9 +219,12 @@ dist_warnings <- function(opt, grad, hess, V, on_boundary, control, ev, boundary
   if (any(on_boundary) && !is.null(boundary_msg)) warn <- c(warn, boundary_msg)
   if (control$hessian && !isTRUE(attr(V, "ok")))
     warn <- c(warn, "the Hessian is not negative definite: standard errors are unavailable (mass points that coincide or carry no weight are not identified; try fewer)")
-  if (ev$mode_failures > 0L)
-    warn <- c(warn, sprintf("the posterior mode search failed in %d cluster(s)", ev$mode_failures))
-  warn
+  c(warn, mode_failures_warning(ev))
+}
+
+mode_failures_warning <- function(ev) {
+  if (!is.null(ev) && ev$mode_failures > 0L)
+    sprintf("the posterior mode search failed in %d cluster(s)", ev$mode_failures)
 }
 
 # A mass point far out on the linear-predictor scale fits clusters whose

@@ -82,17 +82,29 @@
 #' @name ranef-distributions
 NULL
 
-# ranef_dist as given to glmm(): "normal" or a list(type, k).
+# ranef_dist as given to glmm(): "normal" or a list(type, k). Only the
+# nonparametric distribution takes a setting, `k`; any other name (a typo
+# such as K, or k for the bridge) is an error, not ignored.
 check_ranef_dist <- function(x) {
   types <- c("normal", "bridge", "nonparametric")
   k <- 5L
+  settings <- character()
   if (is.list(x)) {
+    settings <- names(x)[-1L] %||% rep("", length(x) - 1L)
     if (!is.null(x$k)) k <- x$k
     x <- x[[1L]]
   }
   if (!is.character(x) || length(x) != 1L || is.na(x) || !(x %in% types))
     stop(sprintf("'ranef_dist' must be one of %s, or a list such as list(\"nonparametric\", k = 3)",
                  paste0("\"", types, "\"", collapse = ", ")), call. = FALSE)
+  known <- if (x == "nonparametric") "k" else character()
+  bad <- settings[!settings %in% known | duplicated(settings)]
+  if (length(bad))
+    stop(sprintf("'ranef_dist': %s %s for ranef_dist = \"%s\"; %s",
+                 paste0("'", ifelse(nzchar(bad), bad, "(unnamed)"), "'", collapse = ", "),
+                 if (length(bad) > 1L) "are not settings" else "is not a setting", x,
+                 if (x == "nonparametric") "its one setting is the number of mass points 'k'"
+                 else "it takes none"), call. = FALSE)
   if (!is.numeric(k) || length(k) != 1L || is.na(k) || k < 2 || k != round(k) || k > 20)
     stop("'ranef_dist': the number of mass points 'k' must be a whole number from 2 to 20",
          call. = FALSE)

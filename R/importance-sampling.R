@@ -102,7 +102,7 @@ importance_sampler <- function(eng, X, Z, y, w, off, re, family, draws, df, seed
   # sum_i l(y_i | eta0_i + (A x_k)_i) for each column x_k of x
   cond <- function(eta0, A, x, phi)
     cpp_family_loglik_draws(family$family_code, family$link_code, yp, wp, eta0, A, x, phi, nthreads)
-  sd <- with_seed(seed, importance_draws(nq, draws, df))
+  sd <- with_seed(seed, importance_draws(nq, draws, df), kind = importance_rng_kind)
   function(th, check = FALSE) {
     st <- state(th)
     m <- st$modes
@@ -189,14 +189,20 @@ importance_hessian <- function(H, V, boundary) {
   H
 }
 
+# The generators of the draws: R's defaults, whatever the session's
+# RNGkind(), so that the recorded seed alone reproduces a fit (a session
+# with another normal.kind had drawn other proposals from the same seed).
+importance_rng_kind <- c("Mersenne-Twister", "Inversion", "Rejection")
+
 # The importance-sampling settings of glmm_control(), or NULL for the
 # Laplace fit; the seed drawn from the session's stream when not given (and
-# recorded in the fit, so that the same draws can be made again).
+# recorded in the fit with the generators, so that the same draws can be
+# made again).
 importance_settings <- function(control) {
   draws <- control$importance_draws %||% 0L
   if (draws == 0L) return(NULL)
   seed <- control$importance_seed %||% sample.int(.Machine$integer.max, 1L)
-  list(draws = draws, df = control$importance_df, seed = seed)
+  list(draws = draws, df = control$importance_df, seed = seed, rng_kind = importance_rng_kind)
 }
 
 # The fit's warning when the sampler has too few effective draws.

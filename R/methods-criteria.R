@@ -11,14 +11,19 @@
 #' distribution): the log-likelihoods are on the same scale, but the
 #' approximation error differs between them and can exceed the differences
 #' of interest. [anova()] notes the same. `nAGQ` refits every GLMM with one
-#' random-effect distribution the same way, so that all use the same one.
+#' grouping factor and a normal random effect the same way, so that all use
+#' the same one; it is an error for a fit it cannot refit (several
+#' random-effect terms, a `ranef_dist` fit, importance sampling or the
+#' second-order approximation of [glmm_control()]: refit those with the
+#' same settings instead). The warning names the remedy that applies.
 #'
 #' @param object,... Fits from [glmm()] (and other models with a
 #'   [logLik()] method).
 #' @param k Penalty per parameter (2 for AIC).
 #' @param nAGQ Optional number of quadrature points: every `glmm()` fit with
 #'   one grouping factor and a normal random effect is refitted with it
-#'   first (see [glmm()]).
+#'   first (see [glmm()]); any other GLMM fit must already have it (an
+#'   error names the fit otherwise).
 #' @return As [stats::AIC()]: a number for one fit, otherwise a data frame
 #'   with columns `df` and `AIC` (or `BIC`), one row per fit.
 #' @examples
@@ -65,14 +70,12 @@ mixed_approximations <- function(fits) {
 }
 
 information_criterion <- function(fits, labels, k, nAGQ, what) {
-  if (!is.null(nAGQ)) fits <- lapply(fits, refit_nAGQ, nAGQ = nAGQ)
-  glmms <- vapply(fits, is_glmm, TRUE)
+  if (!is.null(nAGQ)) fits <- Map(refit_nAGQ, fits, labels, MoreArgs = list(nAGQ = nAGQ))
   methods <- setdiff(unique(mixed_approximations(fits)), "")
   if (length(methods) > 1L)
-    warning(sprintf("%s(): the fits use different approximations to the likelihood (%s); compare fits made the same way, e.g. %s(..., nAGQ = %d)",
-                    what, paste(methods, collapse = "; "), what,
-                    max(vapply(fits[glmms], function(f) as.integer(f$nAGQ %||% 1L), 1L),
-                        na.rm = TRUE)), call. = FALSE)
+    warning(sprintf("%s(): the fits use different approximations to the likelihood (%s); %s",
+                    what, paste(methods, collapse = "; "), approximation_remedy(fits, labels, what)),
+            call. = FALSE)
   one <- function(f) {
     ll <- stats::logLik(f)
     df <- attr(ll, "df")
@@ -86,12 +89,68 @@ information_criterion <- function(fits, labels, k, nAGQ, what) {
   out
 }
 
-# The same model refitted with nAGQ points, when that applies (one grouping
-# factor, normal random effects); other fits are returned as they are.
-refit_nAGQ <- function(fit, nAGQ) {
-  if (!is_glmm(fit) || inherits(fit, "glmmgee_glmm_sparse") || is_dist_fit(fit) ||
-      identical(as.integer(fit$nAGQ), as.integer(nAGQ)))
-    return(fit)
+# How a fit's approximation to the likelihood can be changed: "nagq" (one
+# grouping factor, normal random effects: refitted with any nAGQ),
+# "several" (several terms: the Laplace approximation only), "refined"
+# (importance sampling or the second-order approximation, set by
+# glmm_control()), "dist" (ranef_dist: its own rule, no nAGQ), "" (not a
+# GLMM: nothing to approximate).
+approximation_kind <- function(fit) {
+  if (!is_glmm(fit)) return("")
+  if (is_dist_fit(fit)) return("dist")
+  if (!is.null(.subset2(fit, "importance")) || !is.null(.subset2(fit, "second_order"))) return("refined")
+  if (inherits(fit, "glmmgee_glmm_sparse")) return("several")
+  "nagq"
+}
+
+# What the user can do about fits (named `labels`) whose approximations
+# differ, as the warnings of AIC(), BIC() (`what`) and anova() say it: only
+# a remedy that works for these fits (nAGQ changes neither a refinement set
+# by glmm_control(), nor a ranef_dist fit, nor a fit of several terms).
+approximation_remedy <- function(fits, labels, what) {
+  kind <- vapply(fits, approximation_kind, "")
+  named <- function(k) paste(labels[kind == k], collapse = ", ")
+  if (any(kind == "refined"))
+    return(sprintf(paste0("%s: a refinement of the Laplace approximation set by glmm_control() ",
+                          "(importance_draws or laplace_order = 2), which nAGQ does not change; ",
+                          "refit the fits of several random-effect terms with the same glmm_control() ",
+                          "settings to compare them"), named("refined")))
+  if (any(kind == "dist")) {
+    laplace <- kind %in% c("nagq", "several") & !vapply(fits, function(f) isTRUE(f$nAGQ > 1L), TRUE)
+    one <- labels[laplace & kind == "nagq"]
+    several <- labels[laplace & kind == "several"]
+    return(paste0(sprintf("%s: a ranef_dist fit, whose own rule integrates to about 1e-12 and takes no nAGQ",
+                          named("dist")),
+                  if (length(one)) sprintf("; refit %s in glmm() with nAGQ > 1 (adaptive quadrature) to compare",
+                                           paste(one, collapse = ", ")),
+                  if (length(several)) sprintf(paste0("; %s (several random-effect terms) has only the Laplace ",
+                                                      "approximation, whose error glmm_control(importance_draws = ) removes"),
+                                               paste(several, collapse = ", "))))
+  }
+  # Fits of several terms have nAGQ = 1 only: the common choice is then 1.
+  common <- if (any(kind == "several")) 1L
+            else max(vapply(fits[kind == "nagq"], function(f) as.integer(f$nAGQ %||% 1L), 1L),
+                     na.rm = TRUE)
+  if (what == "anova")
+    sprintf("give nAGQ explicitly, the same in every fit (e.g. nAGQ = %d)", common)
+  else sprintf("compare fits made the same way, e.g. %s(..., nAGQ = %d)", what, common)
+}
+
+# The same model refitted with nAGQ points, for a GLMM with one grouping
+# factor and normal random effects; a fit that is no GLMM is returned as it
+# is (its likelihood is exact), and one whose approximation nAGQ cannot set
+# is an error naming it (`label`).
+refit_nAGQ <- function(fit, label, nAGQ) {
+  kind <- approximation_kind(fit)
+  same <- identical(as.integer(fit$nAGQ), as.integer(nAGQ))
+  why <- switch(kind,
+    refined = "its likelihood is refined by glmm_control() (importance sampling or laplace_order = 2), which nAGQ does not change; refit the fits to compare with the same glmm_control() and leave nAGQ out",
+    dist = "it is a ranef_dist fit, whose likelihood is integrated by its own rule and takes no nAGQ; refit the normal fits in glmm() with nAGQ > 1 and leave nAGQ out",
+    several = if (!same) "it has several random-effect terms, fitted by the Laplace approximation (nAGQ = 1) only")
+  if (!is.null(why))
+    stop(sprintf("'nAGQ' = %s: %s cannot be refitted with it: %s", format(nAGQ), label, why),
+         call. = FALSE)
+  if (kind == "" || same) return(fit)
   call <- fit$call
   call$nAGQ <- as.integer(nAGQ)
   eval(call, environment(fit$formula) %||% parent.frame())

@@ -277,6 +277,10 @@ glmm_refusals <- list(
           "'start' is not used for a model with a known covariance"),
   refusal("ranef_dist_several", quote(plain && rd != "normal" && sparse), quote(sprintf(
     "ranef_dist = \"%s\" needs a single random intercept on one grouping factor, e.g. (1 | g)", rd))),
+  refusal("ranef_dist_nagq", quote(plain && rd != "normal" && !is.null(nAGQ)), quote(sprintf(
+    "'nAGQ' does not apply with ranef_dist = \"%s\": %s; drop 'nAGQ'", rd,
+    if (rd == "nonparametric") "its likelihood is a finite sum over the mass points, with no quadrature"
+    else "its likelihood is integrated by its own adaptive rule, accurate to about 1e-12"))),
   refusal("ranef_dist_start", quote(plain && rd != "normal" && !is.null(start)),
           quote(sprintf("'start' is not available with ranef_dist = \"%s\"", rd))),
   refusal("bridge_family", quote(plain && rd == "bridge" && !(family$family == "binomial" &&

@@ -281,11 +281,18 @@ reference_rows <- function(data, variable, at, vars, n) {
 }
 
 # Evaluates expr with a fixed seed and restores the caller's random state.
-with_seed <- function(seed, expr) {
-  old <- if (exists(".Random.seed", envir = globalenv(), inherits = FALSE))
-    get(".Random.seed", envir = globalenv(), inherits = FALSE)
-  on.exit(if (is.null(old)) rm(".Random.seed", envir = globalenv())
-          else assign(".Random.seed", old, envir = globalenv()))
-  set.seed(seed)
+with_seed <- function(seed, expr, kind = NULL) {
+  had_seed <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
+  old <- if (had_seed) get(".Random.seed", envir = globalenv(), inherits = FALSE)
+  # (.Random.seed holds the generators too; without one, they are reset
+  # by name)
+  old_kind <- if (!is.null(kind) && !had_seed) RNGkind()
+  on.exit({
+    if (!is.null(old_kind)) suppressWarnings(RNGkind(old_kind[1L], old_kind[2L], old_kind[3L]))
+    if (is.null(old)) rm(".Random.seed", envir = globalenv())
+    else assign(".Random.seed", old, envir = globalenv())
+  })
+  if (is.null(kind)) set.seed(seed)
+  else set.seed(seed, kind = kind[1L], normal.kind = kind[2L], sample.kind = kind[3L])
   expr
 }

@@ -216,3 +216,53 @@ test_that("the salamander mating data: the importance-sampling fit gives the pub
   expect_gt(fi$loglik - fl$loglik, 1.5)
   expect_gt(fi$importance$ess, 200)
 })
+
+test_that("AIC() between Laplace and importance-sampling fits names the remedy that works; its nAGQ refuses them", {
+  d <- crossed_design(3)
+  f <- yes ~ x + (1 | a) + (1 | b)
+  fl <- glmm(f, data = d, family = binomial)
+  fi <- glmm(f, data = d, family = binomial,
+             control = glmm_control(importance_draws = 1000, importance_seed = 1))
+  # the warning had told to use AIC(..., nAGQ = 1), which changed nothing
+  w <- tryCatch(AIC(fl, fi), warning = conditionMessage)
+  expect_match(w, "fi: a refinement of the Laplace approximation set by glmm_control\\(\\).*same glmm_control\\(\\) settings")
+  expect_false(grepl("nAGQ = 1", w, fixed = TRUE))
+  expect_error(AIC(fl, fi, nAGQ = 1), "'nAGQ' = 1: fi cannot be refitted with it: its likelihood is refined by glmm_control")
+  expect_error(BIC(fl, fi, nAGQ = 3), "fl cannot be refitted with it: it has several random-effect terms")
+  w <- tryCatch(anova(glmm(yes ~ 1 + (1 | a) + (1 | b), data = d, family = binomial), fi),
+                warning = conditionMessage)
+  expect_match(w, "same glmm_control\\(\\) settings")
+  expect_false(grepl("give nAGQ explicitly", w))
+  # the same settings: no warning
+  fi0 <- glmm(yes ~ 1 + (1 | a) + (1 | b), data = d, family = binomial,
+              control = glmm_control(importance_draws = 1000, importance_seed = 1))
+  expect_no_warning(AIC(fi0, fi))
+})
+
+test_that("importance_seed is a whole number or an error, needs importance_draws, and reproduces the fit whatever RNGkind()", {
+  # 1.5 had been stored as 1 and -3 as 2147483644
+  expect_error(glmm_control(importance_draws = 500, importance_seed = 1.5), "'importance_seed' must be NULL or one whole number")
+  expect_error(glmm_control(importance_draws = 500, importance_seed = -3), "'importance_seed' must be NULL or one whole number")
+  expect_error(glmm_control(importance_draws = 500, importance_seed = 2^31), "'importance_seed'")
+  expect_identical(glmm_control(importance_draws = 500, importance_seed = 7)$importance_seed, 7L)
+  # without draws they change nothing
+  expect_error(glmm_control(importance_seed = 5), "'importance_seed' applies only to importance sampling")
+  expect_error(glmm_control(importance_draws = 0, importance_df = 5), "'importance_df' applies only")
+  expect_error(glmm_control(importance_seed = 5, importance_df = 5), "'importance_seed' and 'importance_df'")
+  expect_s3_class(glmm_control(importance_seed = NULL), "glmmgee_glmm_control")
+  # another normal.kind in the session had drawn other proposals from the seed
+  d <- crossed_design(2)
+  fit <- function() glmm(yes ~ x + (1 | a) + (1 | b), data = d, family = binomial,
+                         control = glmm_control(importance_draws = 1000, importance_seed = 5))
+  a <- fit()
+  old <- RNGkind()
+  on.exit(RNGkind(old[1], old[2], old[3]), add = TRUE)
+  RNGkind(normal.kind = "Box-Muller")
+  set.seed(1)
+  b <- fit()
+  expect_identical(RNGkind()[2], "Box-Muller")
+  expect_identical(rnorm(1), { set.seed(1); rnorm(1) })
+  RNGkind(normal.kind = "Inversion")
+  expect_identical(b$theta, a$theta)
+  expect_identical(a$importance$rng_kind, c("Mersenne-Twister", "Inversion", "Rejection"))
+})

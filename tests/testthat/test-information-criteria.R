@@ -29,3 +29,18 @@ test_that("anova() warns when the fits use different approximations to the likel
   fc1 <- glmm(TICKS ~ YEAR + (1 | BROOD), data = grouseticks, family = poisson, nAGQ = 1)
   expect_no_warning(anova(fc1, fb))
 })
+
+test_that("AIC() beside a ranef_dist fit names a remedy that works, and its nAGQ refuses what it cannot refit", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  f1 <- glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial, nAGQ = 1)
+  br <- glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial, ranef_dist = "bridge")
+  w <- tryCatch(AIC(f1, br), warning = conditionMessage)
+  expect_match(w, "br: a ranef_dist fit.*takes no nAGQ; refit f1 in glmm\\(\\) with nAGQ > 1")
+  expect_false(grepl("AIC(..., nAGQ", w, fixed = TRUE))
+  # nAGQ had left the bridge fit as it was, with the same warning
+  expect_error(AIC(f1, br, nAGQ = 11), "'nAGQ' = 11: br cannot be refitted with it: it is a ranef_dist fit")
+  expect_error(BIC(br, nAGQ = 11), "br cannot be refitted")
+  f11 <- glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial, nAGQ = 11)
+  expect_no_warning(AIC(f11, br))
+})

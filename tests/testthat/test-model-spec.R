@@ -168,6 +168,8 @@ test_that("every row of the refusal table refuses its combination with its messa
                                      covariance = list(id = K), start = c(0, 0, 0))),
     ranef_dist_several = quote(glmm(y ~ x + (1 | id) + (1 | site), data = d, family = binomial,
                                     ranef_dist = "bridge")),
+    ranef_dist_nagq = quote(glmm(y ~ x + (1 | id), data = d, family = binomial,
+                                 ranef_dist = "bridge", nAGQ = 1)),
     ranef_dist_start = quote(glmm(y ~ x + (1 | id), data = d, family = binomial,
                                   ranef_dist = "bridge", start = c(0, 0, 0))),
     bridge_family = quote(glmm(y ~ x + (1 | id), data = d, family = binomial("probit"),

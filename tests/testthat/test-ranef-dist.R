@@ -268,3 +268,68 @@ test_that("Wald intervals of a bridge fit's sd are of the sd, not of phi", {
   dnum <- (sqrt(pi^2 / 3 * (1 / (phi + h)^2 - 1)) - sqrt(pi^2 / 3 * (1 / (phi - h)^2 - 1))) / (2 * h)
   expect_equal(abs(dnum), pi^2 / 3 / (phi^3 * sd), tolerance = 1e-6)
 })
+
+test_that("ranef_dist refuses settings it does not take, and nAGQ, naming them", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  f <- function(...) glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial, ...)
+  # a typo was ignored (k = 5 fitted); k means nothing for the bridge
+  expect_error(f(ranef_dist = list("nonparametric", K = 2)), "'K' is not a setting for ranef_dist = \"nonparametric\"")
+  expect_error(f(ranef_dist = list("bridge", k = 3)), "'k' is not a setting for ranef_dist = \"bridge\"; it takes none")
+  expect_error(f(ranef_dist = list("nonparametric", k = 3, k = 4)), "'k' is not a setting")
+  expect_identical(glmmgee:::check_ranef_dist(list("nonparametric", k = 3))$k, 3L)
+  # nAGQ = 1 and 50 had given identical fits
+  err <- tryCatch(f(ranef_dist = "bridge", nAGQ = 50), error = identity)
+  expect_identical(err$id, "ranef_dist_nagq")
+  expect_match(conditionMessage(err), "'nAGQ' does not apply with ranef_dist = \"bridge\"")
+  expect_error(f(ranef_dist = "nonparametric", nAGQ = 1), "finite sum over the mass points")
+})
+
+test_that("anova() between fits of different random-effect distributions gives no p-value and says why", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  br <- bacteria_bridge()
+  nb <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria, family = binomial)
+  w <- character()
+  a <- withCallingHandlers(anova(nb, br), warning = function(c) {
+    w <<- c(w, conditionMessage(c))
+    invokeRestart("muffleWarning")
+  })
+  w <- grep("random-effect distributions", w, value = TRUE)
+  expect_length(w, 1L)
+  expect_match(w, "nb \\(normal\\) and br \\(bridge\\) have different random-effect distributions.*no chi-square reference")
+  # (the same fixed effects: nothing else differs)
+  expect_false(grepl("fixed effects too", w))
+  expect_true(is.na(a[["Pr(>Chisq)"]][2]))
+  expect_equal(a$Chisq[2], 2 * (as.numeric(logLik(br)) - as.numeric(logLik(nb))))
+  expect_equal(a$logLik, c(as.numeric(logLik(nb)), as.numeric(logLik(br))))
+  expect_match(attr(a, "heading"), "no p-value between fits with different random-effect", all = FALSE)
+  # with other fixed effects too, the statistic mixes both changes
+  nb0 <- glmm(y ~ I(week > 2) + (1 | ID), data = bacteria, family = binomial)
+  expect_warning(a0 <- anova(nb0, br), "nb0 and br differ in their fixed effects too")
+  expect_true(is.na(a0[["Pr(>Chisq)"]][2]))
+  # the same distribution: the chi-square test as before
+  a1 <- anova(nb0, nb)
+  expect_false(is.na(a1[["Pr(>Chisq)"]][2]))
+})
+
+test_that("a nonparametric fit whose mass points coincide has no standard errors, and says so", {
+  skip_if_not_installed("MASS")
+  data(epil, package = "MASS", envir = environment())
+  w <- character()
+  np8 <- withCallingHandlers(
+    glmm(y ~ trt + lbase + (1 | subject), data = epil, family = poisson,
+         ranef_dist = list("nonparametric", k = 8)),
+    warning = function(c) { w <<- c(w, conditionMessage(c)); invokeRestart("muffleWarning") })
+  # three points at -0.099 and two at 0.209: the information is invertible
+  # but near-singular (it had given standard errors of 300 to 449)
+  expect_true(any(grepl("mass points coincide.*over-specified.*fewer mass points \\(k below 8\\)", w)))
+  expect_true(any(grepl("mass points coincide", np8$optinfo$warnings)))
+  expect_true(all(is.na(np8$cov_theta)))
+  expect_false(isTRUE(attr(np8$cov_theta, "ok")))
+  # five distinct points: standard errors as before
+  np5 <- glmm(y ~ trt + lbase + (1 | subject), data = epil, family = poisson,
+              ranef_dist = "nonparametric")
+  expect_false(any(grepl("mass points coincide", np5$optinfo$warnings)))
+  expect_true(all(is.finite(sqrt(diag(np5$cov_theta)))))
+})
