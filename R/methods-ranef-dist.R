@@ -98,17 +98,17 @@ simulate.glmmgee_glmm_dist <- function(object, nsim = 1, seed = NULL, ...) {
   fam <- object$family
   eta <- object$eta_fixed
   M <- object$ngroups
-  w <- object$prior.weights
+  # in the form the response was given, as the normal fits' simulations
+  # (a cbind() response came back as proportions without its trials)
+  resp <- response_form(object)
   out <- lapply(seq_len(nsim), function(i) {
     b <- if (rd$type == "bridge") rbridge(M, rd$phi)
          else sample(rd$mass, M, replace = TRUE, prob = rd$weights)
-    mu <- fam$linkinv(eta + b[object$group])
-    if (fam$family == "binomial") stats::rbinom(length(mu), w, mu) / pmax(w, 1)
-    else stats::rpois(length(mu), mu)
+    draw_response(object, fam$linkinv(eta + b[object$group]), resp)
   })
-  out <- as.data.frame(out)
   names(out) <- paste0("sim_", seq_len(nsim))
-  out
+  structure(out, class = "data.frame",
+            row.names = rownames(object$model) %||% as.character(seq_along(object$y)))
 }
 
 #' Plot the estimated random-intercept distribution

@@ -203,7 +203,17 @@ test_that("bridge fits print, summarize, simulate and survive saveRDS", {
   expect_output(print(summary(fit)), "bridge random intercept")
   sims <- simulate(fit, nsim = 2, seed = 1)
   expect_equal(dim(sims), c(nobs(fit), 2L))
-  expect_true(all(sims[[1]] %in% c(0, 1)))
+  # in the response's own form, as simulations of the normal fit
+  expect_identical(levels(sims[[1]]), levels(MASS::bacteria$y))
+  expect_s3_class(sims[[2]], "factor")
+  # a cbind() response: counts of successes and failures that add up to the
+  # trials (they were proportions without the trials)
+  cb <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = lme4::cbpp,
+             family = binomial, ranef_dist = "bridge")
+  sc <- simulate(cb, nsim = 2, seed = 1)
+  expect_true(is.matrix(sc[[1]]) && ncol(sc[[1]]) == 2L)
+  expect_equal(rowSums(sc[[2]]), lme4::cbpp$size)
+  expect_equal(rowSums(simulate(cb, seed = 1, nsim = 1)[[1]]), lme4::cbpp$size)
   f <- tempfile(fileext = ".rds")
   saveRDS(fit, f)
   expect_equal(coef(marginal_coefs(readRDS(f))), coef(marginal_coefs(fit)))
