@@ -446,6 +446,9 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
   pz <- stats::plogis(pr$zlink)
   ph <- pr$dlink
   trials <- object$prior.weights
+  # binomial trials must be whole numbers (rbinom() drew NA for 2.5 and
+  # rounded 0.4 to no trials)
+  if (fam %in% c("binomial", "betabinomial") && !is.null(trials)) check_whole_trials(trials)
   sims <- lapply(seq_len(nsim), function(k) {
     dr <- draw()
     mu <- object$family$linkinv(dr$eta)

@@ -105,4 +105,10 @@ test_that("simulate(), print() and bad input of a zero-inflated binomial GLMM", 
   expect_error(glmm(cbind(s, n - s) ~ x + (1 | g), data = d, ziformula = ~ w,
                     family = binomial, weights = rep(2, nrow(d))),
                "'weights'.*trials")
+  # Counts that are not whole numbers fit (with glm's warning) but cannot
+  # be simulated: an error, as for one-part fits (rbinom() drew NA).
+  dh <- transform(d, n = n + 0.5)
+  fh <- suppressWarnings(glmm(cbind(s, n - s) ~ x + (1 | g), data = dh, ziformula = ~ w,
+                              family = binomial, nAGQ = 1))
+  expect_error(simulate(fh, seed = 1), "non-integer prior weights")
 })
