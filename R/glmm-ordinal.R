@@ -24,6 +24,9 @@
 #' intercept `(1 | g)`, or random slopes `(1 + x | g)` (unstructured
 #' covariance) and `(x || g)` (independent effects); prior weights (which
 #' multiply each observation's log-likelihood, as in clmm) and offsets.
+#' `nobs()` counts the rows of positive weight, as lme4 does for any
+#' family; clmm counts the sum of the weights, so with frequency weights
+#' BIC differs from clmm's.
 #' With \eqn{q} random effects the quadrature is the product rule of
 #' `nAGQ^q` nodes, centred at each cluster's mode and scaled by the Cholesky
 #' factor of its curvature; their covariance is estimated through its
