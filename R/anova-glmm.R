@@ -142,12 +142,15 @@ ranef_dist_changes <- function(fits, labels) {
 
 # Whether two fits' fixed-effect designs span the same columns.
 same_fixed_design <- function(a, b) {
-  Xa <- a$X
-  Xb <- b$X
-  if (ncol(Xa) != ncol(Xb)) return(FALSE)
-  if (!ncol(Xa)) return(TRUE)
-  res <- qr.resid(qr(Xb), Xa)
-  all(sqrt(colSums(res^2)) <= 1e-8 * pmax(sqrt(colSums(Xa^2)), 1e-300))
+  ncol(a$X) == ncol(b$X) && !any(outside_span(a$X, b$X))
+}
+
+# Which columns of Xs lie outside the column space of Xb (a residual above
+# 1e-8 of the column's norm).
+outside_span <- function(Xs, Xb) {
+  if (!ncol(Xs)) return(logical())
+  res <- qr.resid(qr(Xb), Xs)
+  sqrt(colSums(res^2)) > 1e-8 * pmax(sqrt(colSums(Xs^2)), 1e-300)
 }
 
 # A fit's formulas in one line: the conditional formula, and the zero and
@@ -273,14 +276,10 @@ nesting_problem <- function(small, big) {
   if (!is.null(fam)) return(fam)
   Xs <- small$X
   Xb <- big$X
-  if (ncol(Xs) > 0L) {
-    res <- qr.resid(qr(Xb), Xs)
-    scale <- pmax(sqrt(colSums(Xs^2)), 1e-300)
-    out <- colnames(Xs)[sqrt(colSums(res^2)) > 1e-8 * scale]
-    if (length(out))
-      return(sprintf("fixed effect(s) %s are not in the larger model",
-                     paste(sQuote(out, FALSE), collapse = ", ")))
-  }
+  out <- colnames(Xs)[outside_span(Xs, Xb)]
+  if (length(out))
+    return(sprintf("fixed effect(s) %s are not in the larger model",
+                   paste(sQuote(out, FALSE), collapse = ", ")))
   extra <- setdiff(re_keys(small), re_keys(big))
   if (length(extra) && !re_constrained_case(small, big))
     return(sprintf("random effect(s) %s are not in the larger model%s",
