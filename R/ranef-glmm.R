@@ -49,8 +49,11 @@ ranef.glmmgee_glmm <- function(object, type = c("mode", "mean"), condVar = TRUE,
   check_dots(..., .method = "ranef.glmmgee_glmm", .allow = "newdata")
   if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata, nAGQ = nAGQ))
   type <- match.arg(type)
-  refuse_ranef_nagq(type, !missing(nAGQ))
   if (type == "mode") {
+    # the posterior modes use no quadrature: nAGQ with them is an error (it
+    # was ignored)
+    refuse_unused(c(nAGQ = !missing(nAGQ)), "ranef(type = \"mode\")",
+                  "the posterior means (type = \"mean\") and ranef(newdata = )")
     B <- object$ranef$mode
     V <- object$ranef$mode_var
   } else {
@@ -67,14 +70,6 @@ ranef.glmmgee_glmm <- function(object, type = c("mode", "mean"), condVar = TRUE,
     }
   }
   ranef_table(object, B, V, condVar, type)
-}
-
-# The posterior modes use no quadrature: nAGQ given with them is an error
-# (it was ignored), as it is for the posterior means and ranef(newdata = ).
-refuse_ranef_nagq <- function(type, given) {
-  if (type == "mode")
-    refuse_unused(c(nAGQ = given), "ranef(type = \"mode\")",
-                  "the posterior means (type = \"mean\") and ranef(newdata = )")
 }
 
 # The ranef() object of a one-factor fit from the modes or means B
