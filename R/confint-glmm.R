@@ -66,7 +66,11 @@
 #' @param parm Parameters: names or indices into the list above (fixed
 #'   effects first); all by default. `"beta_"` selects the fixed effects
 #'   (both parts of a two-part fit), `"theta_"` the standard deviations,
-#'   correlations, `sigma` and dispersion coefficients, as in lme4.
+#'   correlations, `sigma` and dispersion coefficients, as in lme4. For a
+#'   fit with covariance structures the profile is on the structures'
+#'   parameters (see [profile.glmmgee_glmm()]); it also takes the Wald name
+#'   of a row that is one of them (`"sd_x|id"` for
+#'   `"diag(1 + x | id): sd(x)"`) and reports it under that name.
 #' @param level Confidence level, one number in (0, 1).
 #' @param method `"Wald"`, `"profile"` or `"boot"`.
 #' @param nsim For `method = "boot"`: the number of bootstrap samples (500 by
@@ -152,7 +156,12 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
                         "(%s), not the rows of the Wald intervals"),
                  paste(sQuote(names(targets), FALSE), collapse = ", ")), call. = FALSE)
   if (!is.null(V)) return(confint_fixef_vcov(object, parm, level, V, names(targets)))
-  idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
+  parm <- lme4_keywords(parm, targets)
+  # (a structured fit's profile takes the Wald rows that are a structure's
+  # parameter, "sd_x|id", and reports them under the name asked for)
+  asked <- if (structured && is.character(parm)) parm
+  if (structured) parm <- covstruct_parm(parm, object, targets, "parm")
+  idx <- select_parameters(parm, names(targets))
   if (method == "boot")
     return(confint_boot(object, idx, level, nsim, boot.type, seed, parallel, ncpus))
   a <- (1 - level) / 2
@@ -168,6 +177,10 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
     ci <- if (any(keep))
       confint(profile_fit(object, which = idx[keep], alpha = min(0.01, (1 - level) / 2),
                           refine = level, ...), level = level)
+    if (!is.null(asked)) {
+      ci <- ci[names(targets)[idx], , drop = FALSE]
+      rownames(ci) <- asked
+    }
     if (!all(keep)) {
       # (the nonparametric standard deviation: NA in its place)
       full <- matrix(NA_real_, length(idx), 2L,

@@ -97,6 +97,24 @@ test_that("diag(): the correlation it fixes at 0 has no interval, as VarCorr() s
   }
 })
 
+test_that("a structured fit's profile takes the Wald names of the structures' parameters", {
+  d <- sim_ar1_site(2, 100, n = 4, phi = 0.5, family = "poisson", sd = 0.7, ssd = 0.5)
+  for (f in diag_site_fits(d)) {
+    p_w <- confint(f, parm = c("sd_x|group", "x"), method = "profile")
+    p_s <- confint(f, parm = c("diag(1 + x | group): sd(x)", "x"), method = "profile")
+    expect_identical(rownames(p_w), c("sd_x|group", "x"))
+    expect_equal(unname(p_w), unname(p_s))
+    sdx <- f$structures[[1L]]$sd[["x"]]
+    expect_true(p_w[1, 1] < sdx && sdx < p_w[1, 2])
+    expect_identical(levels(profile(f, which = "sd_x|group")$parameter), "diag(1 + x | group): sd(x)")
+  }
+  # A Wald row that is no single structure parameter is refused with the
+  # reason and the names the profile takes.
+  fa <- glmm(y ~ x + ar1(0 + times | group) + (1 | site), data = d, family = poisson)
+  expect_error(confint(fa, parm = "cor_times3.times1|group", method = "profile"),
+               "not a parameter of this fit's profile.*'ar1\\(0 \\+ times \\| group\\): rho'.*'cor_times2.times1\\|group'")
+})
+
 test_that("nested design (groups within sites): ar1() and the site intercept match glmmTMB", {
   skip_if_not_installed("glmmTMB")
   d <- sim_ar1_site(4, 120, n = 5, phi = 0.6, S = 20, family = "poisson", sd = 0.6,
