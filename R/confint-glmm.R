@@ -30,8 +30,11 @@
 #' from [vcov()] for the fixed effects; for the standard deviations, on the
 #' log scale (so the limits stay positive) with the standard error from the
 #' delta method over `vcov(fit, full = TRUE)`, and for the correlations on
-#' Fisher's z scale; `NA` for a variance estimated at zero or a correlation
-#' at -1 or 1 (no Wald interval exists on the boundary).
+#' Fisher's z scale; `NA`, with a warning naming the parameter, for a
+#' variance estimated at zero or a correlation at -1 or 1 (no Wald interval
+#' exists on the boundary; the profile interval does). A correlation that a
+#' `diag()` or `homdiag()` term fixes at 0 is not a parameter and has no
+#' row.
 #'
 #' `method = "profile"`: profile-likelihood intervals, the values where the
 #' signed root of the likelihood-ratio statistic crosses \eqn{\pm z} (see
@@ -66,7 +69,11 @@
 #' @param parm Parameters: names or indices into the list above (fixed
 #'   effects first); all by default. `"beta_"` selects the fixed effects
 #'   (both parts of a two-part fit), `"theta_"` the standard deviations,
-#'   correlations, `sigma` and dispersion coefficients, as in lme4.
+#'   correlations, `sigma` and dispersion coefficients, as in lme4. For a
+#'   fit with covariance structures the profile is on the structures'
+#'   parameters (see [profile.glmmgee_glmm()]); it also takes the Wald name
+#'   of a row that is one of them (`"sd_x|id"` for
+#'   `"diag(1 + x | id): sd(x)"`) and reports it under that name.
 #' @param level Confidence level, one number in (0, 1).
 #' @param method `"Wald"`, `"profile"` or `"boot"`.
 #' @param nsim For `method = "boot"`: the number of bootstrap samples (500 by
@@ -152,7 +159,12 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
                         "(%s), not the rows of the Wald intervals"),
                  paste(sQuote(names(targets), FALSE), collapse = ", ")), call. = FALSE)
   if (!is.null(V)) return(confint_fixef_vcov(object, parm, level, V, names(targets)))
-  idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
+  parm <- lme4_keywords(parm, targets)
+  # (a structured fit's profile takes the Wald rows that are a structure's
+  # parameter, "sd_x|id", and reports them under the name asked for)
+  asked <- if (structured && is.character(parm)) parm
+  if (structured) parm <- covstruct_parm(parm, object, targets, "parm")
+  idx <- select_parameters(parm, names(targets))
   if (method == "boot")
     return(confint_boot(object, idx, level, nsim, boot.type, seed, parallel, ncpus))
   a <- (1 - level) / 2
@@ -168,6 +180,10 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
     ci <- if (any(keep))
       confint(profile_fit(object, which = idx[keep], alpha = min(0.01, (1 - level) / 2),
                           refine = level, ...), level = level)
+    if (!is.null(asked)) {
+      ci <- ci[names(targets)[idx], , drop = FALSE]
+      rownames(ci) <- asked
+    }
     if (!all(keep)) {
       # (the nonparametric standard deviation: NA in its place)
       full <- matrix(NA_real_, length(idx), 2L,
@@ -193,7 +209,35 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
     tg$estimate * exp(c(-z, z) * tg$se / tg$estimate)
   }, numeric(2)))
   dimnames(ci) <- list(names(targets)[idx], percent_labels(c(a, 1 - a)))
+  wald_na_warning(object, targets[idx], ci)
   ci
+}
+
+# The Wald rows left NA, named in a warning with the reason: a standard
+# deviation at (or, on the fit's boundary, next to) zero or a correlation
+# at -1 or 1, where the log-scale and Fisher-z intervals do not exist (the
+# profile's reaches the boundary); otherwise a parameter the fit gives no
+# standard error.
+wald_na_warning <- function(fit, targets, ci) {
+  na <- Filter(function(tg) anyNA(ci[tg$name, ]), targets)
+  if (!length(na)) return(invisible(NULL))
+  edge <- vapply(na, function(tg) tg$kind %in% c("sd", "cor") &&
+                   (tg$kind == "sd" && !(tg$estimate > 0) || tg$kind == "cor" && abs(tg$estimate) >= 1 ||
+                      isTRUE(fit$singular) && !is.finite(tg$se)), TRUE)
+  say <- function(tgs) paste(vapply(tgs, function(tg)
+    sprintf("'%s' (estimate %s)", tg$name, format(signif(tg$estimate, 3L))), ""), collapse = ", ")
+  if (any(edge))
+    warning(sprintf(paste0(
+      "confint(): no Wald interval for %s: on the boundary of its range (a standard deviation at ",
+      "zero, a correlation at -1 or 1; the fit is singular), where the Wald interval does not ",
+      "exist; NA. method = \"profile\" gives the interval, with its limit at the boundary"),
+      say(na[edge])), call. = FALSE)
+  if (!all(edge))
+    warning(sprintf(paste0(
+      "confint(): no Wald interval for %s: the fit gives no standard error for it (see the ",
+      "fit's warnings); NA. method = \"profile\" does not need one"), say(na[!edge])),
+      call. = FALSE)
+  invisible(NULL)
 }
 
 # Wald intervals of the fixed effects from the covariance `V` of

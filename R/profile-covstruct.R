@@ -19,7 +19,8 @@
 # The profile of a structured fit, as profile_fit() returns it.
 covstruct_profile <- function(fit, which, alpha, maxpts, refine) {
   targets <- covstruct_profile_targets(fit)
-  targets <- targets[select_parameters(which, names(targets), "which")]
+  targets <- targets[unique(select_parameters(covstruct_parm(which, fit, targets, "which"),
+                                              names(targets), "which"))]
   eng <- covstruct_profile_engine(fit)
   on.exit(eng$free(), add = TRUE)
   cutoff <- stats::qnorm(1 - alpha / 2)
@@ -115,6 +116,59 @@ covstruct_profile_targets <- function(fit) {
   names(out) <- make.unique(vapply(out, `[[`, "", "name"))
   for (nm in names(out)) out[[nm]]$name <- nm
   out
+}
+
+# `parm` (or profile()'s `which`) of a structured fit's profile with the
+# names of the Wald intervals that are a structure's parameter
+# (covstruct_wald_aliases()) replaced by that parameter's name; a Wald
+# name that is not one is an error saying why and listing the names this
+# profile takes.
+covstruct_parm <- function(parm, fit, targets, arg) {
+  if (!is.character(parm)) return(parm)
+  alias <- covstruct_wald_aliases(fit, targets)
+  hit <- parm %in% names(alias)
+  parm[hit] <- alias[parm[hit]]
+  wald_only <- setdiff(intersect(parm, names(profile_targets(fit))), names(targets))
+  if (length(wald_only))
+    stop(sprintf(paste0(
+      "'%s': %s %s of the Wald intervals but not a parameter of this fit's profile, which is on ",
+      "its covariance structures' parameters (an unstructured term's Cholesky entries, one ",
+      "standard deviation and rho of ar1(), ...); a correlation or standard deviation the ",
+      "structure implies from several of them has no profile of its own. The profile's ",
+      "parameters: %s%s"), arg, paste(sQuote(wald_only, FALSE), collapse = ", "),
+      if (length(wald_only) == 1L) "is a row" else "are rows",
+      paste(sQuote(names(targets), FALSE), collapse = ", "),
+      if (length(alias)) sprintf("; the Wald rows that are one of them: %s",
+                                 paste(sQuote(names(alias), FALSE), collapse = ", ")) else ""),
+      call. = FALSE)
+  parm
+}
+
+# The rows of the Wald intervals (profile_targets()) that are one of a
+# structured fit's profile parameters (covstruct_profile_targets()), as a
+# vector of the profile's names named by the Wald ones: a column's standard
+# deviation ("sd_x|id" for "diag(1 + x | id): sd(x)", or for the common
+# "ar1(0 + tf | id): sd" each column's), and the correlations that are the
+# structure's rho (each with the first column for cs() and homcs(), the
+# first lag for ar1() and hetar1()). A term's other rows (us() and rr(),
+# profiled on Lambda's entries; ar1()'s longer lags) are functions of
+# several parameters.
+covstruct_wald_aliases <- function(fit, targets) {
+  wald <- names(profile_targets(fit))
+  out <- character()
+  for (st in fit$structures) {
+    part <- regmatches(st$label, regexpr("^(zi|disp)~", st$label))
+    eff <- paste0(if (length(part)) sub("~$", ".", part) else "", st$columns)
+    group <- trimws(sub("^.*\\|(.*)\\)$", "\\1", st$label))
+    own <- paste0(st$label, ": sd(", st$columns, ")")
+    out <- c(out, stats::setNames(ifelse(own %in% names(targets), own, paste0(st$label, ": sd")),
+                                  ran_sd_name(eff, group)))
+    k <- switch(st$kind, cs = , homcs = seq_along(eff)[-1L], ar1 = , hetar1 = 2L, integer())
+    k <- k[k <= length(eff)]
+    out <- c(out, stats::setNames(rep(paste0(st$label, ": rho"), length(k)),
+                                  ran_cor_name(eff[k], eff[1L], group)))
+  }
+  out[names(out) %in% wald & out %in% names(targets)]
 }
 
 # The natural scale of search parameter j named `pname` ("label: log(sd)",

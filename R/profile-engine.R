@@ -264,21 +264,22 @@ profile_targets <- function(fit) {
   out <- c(out, lapply(zi_idx, function(j)
     coef_target(paste0("zi.", sub("^zi~", "", names(fit$theta)[j])), j)))
   labels <- effect_labels(fit)
+  estimated <- estimated_correlation(fit)
   cors <- list()
   for (k in seq_len(re$q)) {
     at <- which(re$pattern$row == k)
     pos <- re$lambda_index[at][order(re$pattern$col[at])]
     l <- th[pos]
     s <- sqrt(sum(l^2))
-    out[[length(out) + 1L]] <- target(sprintf("sd_%s|%s", labels$effect[k], labels$group[k]),
+    out[[length(out) + 1L]] <- target(ran_sd_name(labels$effect[k], labels$group[k]),
                                       "sd", pos, s, if (s > 0) se_of(l / s, pos) else NA_real_,
                                       closed = c(0, NA_real_))
-    if (length(pos) > 1L) {
-      j0 <- min(re$pattern$col[at])
+    j0 <- min(re$pattern$col[at])
+    if (length(pos) > 1L && estimated(k, j0)) {
       rho <- if (s > 0) max(-1, min(1, l[1L] / s)) else 0
       grad <- if (s > 0) replace(numeric(length(l)), 1L, 1 / s) - l[1L] * l / s^3 else l
       cors[[length(cors) + 1L]] <- target(
-        sprintf("cor_%s.%s|%s", labels$effect[k], labels$effect[j0], labels$group[k]),
+        ran_cor_name(labels$effect[k], labels$effect[j0], labels$group[k]),
         "cor", pos, rho, if (s > 0) se_of(grad, pos) else NA_real_, closed = c(-1, 1))
     }
   }
@@ -298,6 +299,26 @@ profile_targets <- function(fit) {
   names(out) <- make.unique(vapply(out, `[[`, "", "name"))
   for (nm in names(out)) out[[nm]]$name <- nm
   out
+}
+
+# The names of the Wald intervals' (and the unstructured profiles')
+# variance parameters, lme4's with oldNames = FALSE: "sd_(Intercept)|herd",
+# "cor_Days.(Intercept)|Subject" (`effect` with the part's prefix, "zi.x").
+# covstruct_wald_aliases() reads them back for a structured fit's profile.
+ran_sd_name <- function(effect, group) sprintf("sd_%s|%s", effect, group)
+ran_cor_name <- function(effect, first, group) sprintf("cor_%s.%s|%s", effect, first, group)
+
+# Whether the correlation of rows k and j of Lambda (profile_re_structure()'s
+# order) is a parameter of the fit: FALSE where a diag() or homdiag() term
+# fixes it at 0, as VarCorr() and tidy() leave it out (ran_par_map(): the
+# pairs they report, in the same order of the random effects). Only a fit
+# with covariance structures has such pairs inside a block of Lambda.
+estimated_correlation <- function(fit) {
+  if (!inherits(fit, "glmmgee_glmm_covstruct")) return(function(k, j) TRUE)
+  m <- ran_par_map(fit)
+  cor_row <- !is.na(m$j)
+  reported <- paste(pmin(m$i, m$j), pmax(m$i, m$j))[cor_row]
+  function(k, j) paste(min(k, j), max(k, j)) %in% reported
 }
 
 # re_structure(fit, "profile") with, for random effects in the zero part

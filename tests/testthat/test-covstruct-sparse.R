@@ -24,6 +24,13 @@ sim_ar1_site <- function(seed, M, n = 6, phi = 0.7, S = 15, family = "gaussian",
   d
 }
 
+# diag(1 + x | group) beside the crossed site (sparse engine) and alone
+# (one factor).
+diag_site_fits <- function(d) {
+  list(sparse = glmm(y ~ x + diag(1 + x | group) + (1 | site), data = d, family = poisson),
+       one = glmm(y ~ x + diag(1 + x | group), data = d, family = poisson))
+}
+
 test_that("ar1() beside a crossed site: the vignette's gaussian model matches glmmTMB", {
   skip_if_not_installed("glmmTMB")
   d <- sim_ar1_site(1, 150)
@@ -77,6 +84,35 @@ test_that("cs(), diag() and homdiag() beside a second factor (Poisson, binomial)
   expect_equal(unname(fh$structures[[1L]]$sd[1L]), tmb_sd(mh, "group")[1L], tolerance = 1e-4)
   expect_equal(unname(fixef(fh)), unname(glmmTMB::fixef(mh)$cond), tolerance = 1e-4)
   expect_output(print(fh), "one common variance")
+})
+
+test_that("diag(): the correlation it fixes at 0 has no interval, as VarCorr() shows none", {
+  d <- sim_ar1_site(2, 100, n = 4, phi = 0.5, family = "poisson", sd = 0.7, ssd = 0.5)
+  for (f in diag_site_fits(d)) {
+    # (a Wald row [0, 0] before: the correlation is not a parameter)
+    w <- confint(f)
+    expect_false(any(grepl("^cor_", rownames(w))))
+    expect_true(all(c("sd_(Intercept)|group", "sd_x|group") %in% rownames(w)))
+    expect_equal(nrow(as.data.frame(VarCorr(f))), sum(grepl("^sd_", rownames(w))))
+  }
+})
+
+test_that("a structured fit's profile takes the Wald names of the structures' parameters", {
+  d <- sim_ar1_site(2, 100, n = 4, phi = 0.5, family = "poisson", sd = 0.7, ssd = 0.5)
+  for (f in diag_site_fits(d)) {
+    p_w <- confint(f, parm = c("sd_x|group", "x"), method = "profile")
+    p_s <- confint(f, parm = c("diag(1 + x | group): sd(x)", "x"), method = "profile")
+    expect_identical(rownames(p_w), c("sd_x|group", "x"))
+    expect_equal(unname(p_w), unname(p_s))
+    sdx <- f$structures[[1L]]$sd[["x"]]
+    expect_true(p_w[1, 1] < sdx && sdx < p_w[1, 2])
+    expect_identical(levels(profile(f, which = "sd_x|group")$parameter), "diag(1 + x | group): sd(x)")
+  }
+  # A Wald row that is no single structure parameter is refused with the
+  # reason and the names the profile takes.
+  fa <- glmm(y ~ x + ar1(0 + times | group) + (1 | site), data = d, family = poisson)
+  expect_error(confint(fa, parm = "cor_times3.times1|group", method = "profile"),
+               "not a parameter of this fit's profile.*'ar1\\(0 \\+ times \\| group\\): rho'.*'cor_times2.times1\\|group'")
 })
 
 test_that("nested design (groups within sites): ar1() and the site intercept match glmmTMB", {

@@ -119,8 +119,27 @@ test_that("a singular variance has a profile lower limit of 0 and no Wald interv
   d$y <- rbinom(100, 1, plogis(0.3 * d$x))
   fit <- suppressWarnings(glmm(y ~ x + (1 | g), data = d, family = binomial, nAGQ = 1))
   skip_if_not(isTRUE(fit$singular))
-  expect_true(all(is.na(confint(fit)["sd_(Intercept)|g", ])))
+  # NA with a warning naming the parameter and the profile, not a silent NA.
+  expect_warning(w <- confint(fit), "no Wald interval for 'sd_\\(Intercept\\)\\|g'.*method = \"profile\"")
+  expect_true(all(is.na(w["sd_(Intercept)|g", ])))
+  expect_true(all(is.finite(w["x", ])))
   ci <- confint(fit, parm = "sd_(Intercept)|g", method = "profile")
+  expect_equal(ci[1, 1], 0)
+  expect_gt(ci[1, 2], 0)
+})
+
+test_that("a dispersion formula's standard deviation at zero: NA Wald limits with a warning, as the mean's", {
+  d <- location_scale_data(m = 30, k = 8, family = "nbinom2", sv = 0, seed = 3)
+  fit <- suppressWarnings(glmm(y ~ x + (1 | g), dispformula = ~ 1 + (1 | g), family = nbinom2,
+                               data = d, nAGQ = 1))
+  expect_true(fit$singular)
+  # (the estimate is next to zero, not at it: the fit leaves its standard
+  # error out, as on every boundary)
+  expect_warning(w <- confint(fit), "no Wald interval for 'sd_disp\\.\\(Intercept\\)\\|g'.*boundary.*method = \"profile\"")
+  expect_true(all(is.na(w["sd_disp.(Intercept)|g", ])))
+  expect_true(all(is.finite(w[rownames(w) != "sd_disp.(Intercept)|g", ])))
+  expect_no_warning(confint(fit, parm = c("x", "disp.(Intercept)")))
+  ci <- confint(fit, parm = "sd_disp.(Intercept)|g", method = "profile")
   expect_equal(ci[1, 1], 0)
   expect_gt(ci[1, 2], 0)
 })
