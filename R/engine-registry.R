@@ -47,12 +47,13 @@ engine_table <- function() {
     laplace_sparse_zero_re = list("several random-effect terms with random effects in the zero-inflation or dispersion part",
                                   but("simulate_newdata", "ranef_new", "bootstrap",
                                       "cluster_loglik", "workers")),
-    known_gaussian = list("gaussian models with a known-covariance random effect (spectral or tridiagonal rotation)",
-                          but("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap",
-                              "cluster_loglik", "workers")),
+    known_gaussian = list(paste("gaussian models with known-covariance random effects, exact (spectral",
+                                "or tridiagonal rotation, dense or sparse Cholesky)"),
+                          but("simulate_newdata", "ranef_new", "bootstrap", "cluster_loglik",
+                              "workers")),
     known_laplace = list("binomial and Poisson models with a known-covariance random effect (Laplace)",
-                         but("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap",
-                             "cluster_loglik", "workers")),
+                         but("simulate_newdata", "ranef_new", "bootstrap", "cluster_loglik",
+                             "workers")),
     ordinal_agq = list("cumulative link (ordinal) models with one grouping factor",
                        but("simulate_newdata", "ranef_new", "profile", "confint_profile",
                            "bootstrap", "marginal", "workers")))
@@ -202,7 +203,7 @@ part_limits <- function(fit) {
     add(c("profile", "confint_profile", "bootstrap"), "penalized fits")
   }
   if (isTRUE(re_known_cov(fit)) || !is.null(.subset2(fit, "call")$covariance))
-    add(c("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap"),
+    add(c("simulate_newdata", "ranef_new", "bootstrap"),
         "fits with a known-covariance term ('covariance')")
   if (inherits(fit, "glmmgee_glmm_sharded"))
     add("bootstrap", "distributed fits (glmm_shards(); their rows stay on the workers)")

@@ -121,9 +121,9 @@ known_rotation <- function(X, y, d, y1, X1, apply_U, basis, k = length(d), compl
          XX_c = if (complement) crossprod(X) - crossprod(X1) else matrix(0, p, p)), list(...))
 }
 
-# The fit from the rotation: the profiled (RE)ML over t = log(lambda) on a
-# grid of half-unit steps, refined by Brent's method around the best grid
-# point, and compared with the boundary lambda = 0 (s2g = 0).
+# The fit from the rotation: the profiled (RE)ML maximized over
+# t = log(lambda) (known_ratio_search()), with beta and the residual
+# variance profiled out.
 known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   n <- length(y)
   known_multi_check(X, y, reml)
@@ -136,34 +136,10 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   }
   nev <- 0L
   ll <- function(t) { nev <<- nev + 1L; r <- prof(t); if (isTRUE(r$ok)) r$loglik else -Inf }
-  # Centred where lambda * mean(d) = 1 (equal shares), 12 units either way.
-  grid <- -log(mean(rot$d)) + seq(-12, 12, by = 0.5)
-  vals <- vapply(grid, ll, 0)
-  j <- which.max(vals)
-  opt <- stats::optimize(ll, grid[c(max(j - 1L, 1L), min(j + 1L, length(grid)))],
-                         maximum = TRUE, tol = 1e-9)
-  t_hat <- opt$maximum
-  warn <- character()
-  ll0 <- ll(-Inf)
-  singular <- ll0 >= opt$objective
-  # The residual variance's boundary (s2e = 0, lambda -> infinity) is a
-  # legitimate optimum when G is positive definite (one observation per
-  # level, K positive definite). The profile is continuous there, so when
-  # the grid's best point is its upper end it is evaluated 18 units further
-  # (the residual's share of V about 1e-13), which is the boundary's value
-  # to within that share: if no lower, the fit is recorded there, s2e = 0.
-  residual_zero <- FALSE
-  if (singular) t_hat <- -Inf
-  else if (j == length(grid)) {
-    t_far <- grid[length(grid)] + 18
-    ll_far <- ll(t_far)
-    if (is.finite(ll_far) && ll_far >= opt$objective) {
-      t_hat <- t_far
-      residual_zero <- TRUE
-    } else {
-      warn <- c(warn, "the residual variance is estimated at (near) zero: the variance ratio is at the upper end of its search range")
-    }
-  }
+  srch <- known_ratio_search(ll, -log(mean(rot$d)))
+  t_hat <- srch$t
+  singular <- srch$singular
+  residual_zero <- srch$residual_zero
   best <- prof(t_hat)
   # The other criterion at the same variance ratio, sigma profiled (as
   # lme4's logLik(REML = ) of the other kind): the ML log-likelihood of a
@@ -200,8 +176,57 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
                                        if (!is.null(rot$sparse)) "sparse Cholesky"
                                        else if (!is.null(rot$tri)) "tridiagonal rotation"
                                        else "spectral rotation"),
-                      evaluations = nev, rank = rot$k, warnings = warn,
+                      evaluations = nev, rank = rot$k, warnings = character(),
                       residual_zero = isTRUE(residual_zero)))
+}
+
+# The maximum of the profiled (RE)ML `ll` over t = log(lambda), lambda =
+# s2g / s2e: a grid of half-unit steps 12 units either side of `centre`
+# (where lambda mean(d) = 1, equal shares), refined by Brent's method
+# between the best grid point's neighbours. While the best point is an end
+# of the grid, the grid goes on by further half units, up to `reach` = 30
+# units from the centre (a share of about 1e-13 of V): with replicates of
+# a level (or a singular G) the residual is estimable and the likelihood
+# falls again beyond an optimum that can lie far past 12 units (s2g / s2e
+# of 1e6: the grid's end was taken for it, s2g off by a factor of 3 and
+# the log-likelihood 90 below the maximum). Below the grid it goes on only
+# while its lowest point is above the boundary lambda = 0 (s2g = 0), which
+# wins when it is no lower than the optimum (`singular`).
+#
+# The residual's boundary (s2e = 0, lambda -> infinity) is a legitimate
+# optimum when G is positive definite (one observation per level, K
+# positive definite): the profile then rises to a finite limit. When the
+# grid's last point, `reach` units up, is within rounding (1e-9 relative)
+# of its best, the fit is recorded there, `residual_zero` (s2e = 0): the
+# residual's share of V is then below its floor relative to the data.
+known_ratio_search <- function(ll, centre, reach = 30) {
+  steps <- seq(-12, 12, by = 0.5)
+  vals <- vapply(centre + steps, ll, 0)
+  ll0 <- ll(-Inf)
+  repeat {
+    j <- which.max(vals)
+    m <- length(steps)
+    more <- if (j == m && steps[m] < reach) {
+      steps[m] + 0.5 * seq_len(min(12, (reach - steps[m]) / 0.5))
+    } else if (j == 1L && steps[1L] > -reach && vals[1L] > ll0) {
+      steps[1L] - 0.5 * rev(seq_len(min(12, (reach + steps[1L]) / 0.5)))
+    }
+    if (is.null(more)) break
+    nv <- vapply(centre + more, ll, 0)
+    up <- more[1L] > steps[m]
+    steps <- if (up) c(steps, more) else c(more, steps)
+    vals <- if (up) c(vals, nv) else c(nv, vals)
+  }
+  grid <- centre + steps
+  m <- length(steps)
+  opt <- stats::optimize(ll, grid[c(max(j - 1L, 1L), min(j + 1L, m))], maximum = TRUE,
+                         tol = 1e-9)
+  top <- max(vals[j], opt$objective)
+  singular <- ll0 >= opt$objective
+  residual_zero <- !singular && steps[m] >= reach && vals[m] >= top - 1e-9 * max(1, abs(top))
+  # (the top point as centre + 12 + 18, where earlier versions put it)
+  list(t = if (singular) -Inf else if (residual_zero) centre + 12 + (reach - 12) else opt$maximum,
+       singular = singular, residual_zero = residual_zero)
 }
 
 # The conditional variances Var(b_i | y) of the levels at the estimates,

@@ -335,10 +335,14 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
   pnames <- c(names(fit$beta), paste0(gs, ".(Intercept)"), dispersion_tail(family, gauss))
   cov_theta <- fit$cov_theta
   dimnames(cov_theta) <- list(pnames, pnames)
-  # A complete covariance (the information inverted at the estimates) is
-  # valid, as the other routes mark theirs: profile() took its absence for
-  # "no valid Hessian" though vcov() gives standard errors.
-  if (gauss && !anyNA(cov_theta)) attr(cov_theta, "ok") <- TRUE
+  # The information inverted at the estimates is valid when it is complete
+  # over the parameters off their boundaries (a variance at zero, the
+  # residual's at zero), as the other routes mark theirs (invert_information()):
+  # profile() took its absence for "no valid Hessian" though vcov() gives
+  # standard errors, for every binomial and Poisson fit.
+  bound <- c(rep(FALSE, p), rep_len(as.logical(fit$singular), J),
+             if (gauss) isTRUE(fit$residual_zero))
+  if (!anyNA(cov_theta[!bound, !bound])) attr(cov_theta, "ok") <- TRUE
   cn <- "(Intercept)"
   col0 <- 0L
   reterms <- vector("list", J)

@@ -25,8 +25,11 @@
 #' whole numbers are an error (a number of trials cannot be drawn from);
 #' rows of weight 0 are simulated as 0.
 #'
-#' A known-covariance term needs the factor of its `K`, which the fit does
-#' not keep: such fits simulate with `re.form = NULL` only.
+#' A known-covariance term (`covariance = list(id = K)` of [glmm()]) draws
+#' its new random effects jointly over the rows of `K`,
+#' \eqn{b \sim N(0, \sigma^2 K)}{b ~ N(0, s^2 K)}, from a factor of `K`
+#' (the fit's own, or a Cholesky or, for a semidefinite `K`, an eigen
+#' factor).
 #'
 #' @param object A fit from [glmm()].
 #' @param nsim Number of simulations.
@@ -149,7 +152,9 @@ simulate_new_re <- function(re.form) {
 
 # A function drawing the linear predictor with new random effects: the
 # fixed part plus z_i'b for b = Lambda u drawn per level (per term for
-# several terms, each term's covariates of the observation's level).
+# several terms, each term's covariates of the observation's level); a
+# known-covariance term's b ~ N(0, s^2 K) over the rows of K, from a factor
+# of K found once (known_term_factors(), simulate-known.R).
 random_effect_sampler <- function(object) {
   eta0 <- object$eta_fixed
   if (!inherits(object, "glmmgee_glmm_sparse")) {
@@ -166,10 +171,15 @@ random_effect_sampler <- function(object) {
   re <- re_structure(object, "simulate")
   tms <- object$reterms
   pos <- cumsum(c(0L, vapply(tms, function(tm) length(tm$cnames), 1L)))
+  kfac <- known_term_factors(object)
   function() {
     eta <- eta0
     for (k in seq_along(tms)) {
       tm <- tms[[k]]
+      if (!is.null(kfac[[k]])) {
+        eta <- eta + known_term_draw(kfac[[k]], tm$Lambda[1L])[tm$index]
+        next
+      }
       q <- length(tm$cnames)
       nl <- length(tm$levels)
       B <- matrix(stats::rnorm(nl * q), nl, q) %*% t(tm$Lambda)

@@ -187,9 +187,9 @@ test_that("fits saved by an earlier version read on today's layout", {
 test_that("engine_info() names its argument's problem and prints the capabilities", {
   expect_error(engine_info("nope"), "'name' must be one of the engines agq, ")
   e <- engine_info("known_laplace")
-  expect_false(e$capabilities[["simulate_new_re"]])
+  expect_false(e$capabilities[["simulate_newdata"]])
   out <- capture.output(print(e))
   expect_match(out[1L], "^glmm engine known_laplace: binomial and Poisson")
-  expect_match(out[3L], "not: .*simulate_new_re")
+  expect_match(out[3L], "not: .*simulate_newdata")
   expect_error(print(e, digits = 3), "digits")
 })

@@ -169,12 +169,84 @@ test_that("refitting simulated data recovers the parameters (known truth = the f
   }
 })
 
-test_that("known-covariance fits simulate with the predicted random effects only", {
-  d <- sim_overdispersed_sim()
-  K <- diag(nlevels(d$a)); rownames(K) <- levels(d$a)
-  fk <- glmm(yp ~ x + (1 | a), data = d, family = poisson, covariance = list(a = K))
-  expect_error(simulate(fk), "known-covariance.*re.form = NULL")
-  expect_length(simulate(fk, nsim = 2, re.form = NULL, seed = 1)$sim_2, nrow(d))
+# Draws y of a known-covariance fit whose simulations have mean `mu` and
+# covariance `V` (n x n): the simulations' mean and covariance agree within
+# their Monte Carlo error (each entry's, and over all entries together).
+expect_known_moments <- function(sims, mu, V, label) {
+  Y <- as.matrix(as.data.frame(lapply(sims, as.numeric)))
+  nsim <- ncol(Y)
+  zm <- (rowMeans(Y) - mu) / sqrt(diag(V) / nsim)
+  expect_lt(max(abs(zm)), 5, label = paste(label, "mean"))
+  C <- stats::cov(t(Y))
+  se <- sqrt((outer(diag(V), diag(V)) + V^2) / nsim)
+  up <- upper.tri(V, diag = TRUE)
+  expect_lt(max(abs(C - V)[up] / se[up]), 5.5, label = paste(label, "covariance"))
+  slope <- unname(stats::coef(stats::lm(C[up] ~ V[up]))[2L])
+  expect_equal(slope, 1, tolerance = 0.05, label = paste(label, "slope"))
+}
+
+test_that("known-covariance fits draw new random effects b ~ N(0, s^2 K), correlated over K's rows", {
+  # The default simulate() (re.form = NA) was refused for every
+  # known-covariance fit. Known truth: y = X beta + Z b + e has mean
+  # X beta and covariance s2g Z K Z' + s2e I over the simulations.
+  set.seed(31)
+  nl <- 24
+  G <- matrix(rbinom(nl * 8, 2, 0.4), nl, 8)
+  Lf <- scale(G) / sqrt(8)
+  ids <- sprintf("p%02d", seq_len(nl))
+  rownames(Lf) <- ids
+  K <- tcrossprod(Lf) + diag(0.1, nl)
+  K0 <- tcrossprod(Lf)  # semidefinite: rank 8
+  dimnames(K) <- dimnames(K0) <- list(ids, ids)
+  Ks <- methods::as(Matrix::Matrix(K * (abs(K) > 0.15), sparse = TRUE), "CsparseMatrix")
+  Ks <- Matrix::forceSymmetric(Ks + Matrix::Diagonal(nl, 0.5))
+  d <- data.frame(id = rep(ids, each = 2), x = rnorm(2 * nl))
+  d1 <- d[!duplicated(d$id), ]
+  b <- drop(t(chol(K)) %*% rnorm(nl)) * 1.2
+  d$y <- 1 + 0.5 * d$x + b[match(d$id, ids)] + rnorm(2 * nl)
+  d1$y <- d$y[!duplicated(d$id)]
+  d$yb <- rbinom(2 * nl, 1, stats::plogis(0.3 * d$x + b[match(d$id, ids)]))
+  gauss <- list(dense = list(d, K), semidefinite = list(d, K0), factor = list(d, kfactor(Lf)),
+                sparse = list(d, Ks), tridiagonal = list(d1, K))
+  for (nm in names(gauss)) {
+    dd <- gauss[[nm]][[1L]]
+    Kg <- gauss[[nm]][[2L]]
+    Kd <- if (inherits(Kg, "glmmgee_kfactor")) tcrossprod(Kg$L) else as.matrix(Kg)
+    fit <- suppressWarnings(glmm(y ~ x + (1 | id), dd, covariance = list(id = Kg)))
+    Z <- outer(dd$id, ids, "==") * 1
+    V <- VarCorr(fit)$id[1, 1] * Z %*% Kd %*% t(Z) + sigma(fit)^2 * diag(nrow(dd))
+    sims <- simulate(fit, nsim = 3000, seed = 7)
+    expect_known_moments(sims, fit$eta_fixed, V, nm)
+  }
+  # the binomial Laplace engine: each row's mean over b, and rows of
+  # correlated levels correlated as K says (P(y_i = y_j = 1) by quadrature
+  # over b_i, b_j)
+  fb <- glmm(yb ~ x + (1 | id), d, family = binomial, covariance = list(id = K))
+  s2 <- VarCorr(fb)$id[1, 1]
+  sims <- simulate(fb, nsim = 4000, seed = 8)
+  Y <- as.matrix(as.data.frame(lapply(sims, as.numeric)))
+  gh <- gh_rule_eigen(40)
+  eta <- fb$eta_fixed
+  Kr <- K[match(d$id, ids), match(d$id, ids)]
+  p1 <- vapply(seq_len(nrow(d)), function(i)
+    sum(gh$w * stats::plogis(eta[i] + sqrt(s2 * Kr[i, i]) * gh$z)), 0)
+  expect_lt(max(abs(rowMeans(Y) - p1) / sqrt(p1 * (1 - p1) / 4000)), 5)
+  # pairs of different levels with the largest kinship: their covariance
+  other <- Kr * outer(d$id, d$id, "!=")
+  ij <- which(other == max(other), arr.ind = TRUE)[1L, ]
+  i <- ij[[1L]]; j <- ij[[2L]]
+  expect_gt(Kr[i, j], 0.2)
+  R <- chol(s2 * Kr[c(i, j), c(i, j)])
+  p11 <- sum(outer(gh$w, gh$w) * outer(gh$z, gh$z, function(u, v) {
+    bi <- R[1, 1] * u
+    bj <- R[1, 2] * u + R[2, 2] * v
+    stats::plogis(eta[i] + bi) * stats::plogis(eta[j] + bj)
+  }))
+  cij <- p11 - p1[i] * p1[j]
+  expect_lt(abs(mean(Y[i, ] * Y[j, ]) - p1[i] * p1[j] - cij) / sqrt(p11 / 4000), 5)
+  # use.u = TRUE and re.form = NULL keep the predicted effects
+  expect_equal(simulate(fb, nsim = 2, seed = 3, use.u = TRUE),
+               simulate(fb, nsim = 2, seed = 3, re.form = NULL))
 })
 
 

@@ -100,3 +100,43 @@ test_that("a residual away from zero is not put on the boundary, and a singular 
   expect_false(fit2$optinfo$residual_zero)
   expect_gt(sigma(fit2), 0)
 })
+
+test_that("a residual far below the known effect's variance, with replicates: the interior optimum past the grid, not its end", {
+  skip_if_not_installed("lme4")
+  # s2g / s2e about 1e6, three readouts a level: the residual is
+  # estimable, and the optimum lies far past 12 units of log(s2g / s2e)
+  # from the centre (the search stopped at that end: s2g 0.32 instead of
+  # 0.89, logLik 90 below the maximum, a "(near) zero" residual warning).
+  set.seed(7)
+  n <- 60
+  G <- matrix(rbinom(n * 300, 2, 0.3), n, 300)
+  K <- tcrossprod(scale(G)) / 300
+  ids <- sprintf("id%03d", seq_len(n))
+  dimnames(K) <- list(ids, ids)
+  u <- drop(t(chol(K + diag(1e-8, n))) %*% rnorm(n))
+  d <- data.frame(id = rep(ids, each = 3), x = rnorm(3 * n))
+  set.seed(1)
+  d$y <- 1 + 0.5 * d$x + u[match(d$id, ids)] + rnorm(3 * n, sd = 1e-3)
+  Ks <- methods::as(Matrix::Matrix(K, sparse = TRUE), "CsparseMatrix")
+  for (reml in c(FALSE, TRUE)) {
+    ref <- lmer_zf_terms(y ~ x + (1 | id), d, list(id = K), reml)
+    vr <- as.data.frame(lme4::VarCorr(ref))$vcov
+    for (Kg in list(K, Ks)) {
+      expect_silent(fit <- glmm(y ~ x + (1 | id), d, covariance = list(id = Kg), REML = reml))
+      expect_false(fit$optinfo$residual_zero)
+      expect_gt(as.numeric(logLik(fit)) - as.numeric(logLik(ref)), -1e-6)
+      expect_equal(c(VarCorr(fit)$id[1, 1], sigma(fit)^2), vr, tolerance = 1e-4)
+      # the same optimum in other units of y
+      for (k in c(1e-3, 1e3)) {
+        dk <- transform(d, y = k * y)
+        fk <- glmm(y ~ x + (1 | id), dk, covariance = list(id = Kg), REML = reml)
+        expect_equal(fixef(fk), k * fixef(fit), tolerance = 1e-6)
+        expect_equal(c(VarCorr(fk)$id[1, 1], sigma(fk)^2), k^2 * c(VarCorr(fit)$id[1, 1], sigma(fit)^2),
+                     tolerance = 1e-4)
+        # (REML: the n - p residual degrees of freedom carry the units)
+        expect_equal(as.numeric(logLik(fk)), as.numeric(logLik(fit)) - (3 * n - 2 * reml) * log(k),
+                     tolerance = 1e-8)
+      }
+    }
+  }
+})

@@ -465,3 +465,19 @@ test_that("a dense K: the search from the moment start is seeded with the full m
   expect_gte(as.numeric(logLik(fit)), -nl$objective - 1e-6)
   expect_equal(unname(fit$theta), unname(c(nl$par[1:2], exp(nl$par[3]))), tolerance = 1e-4)
 })
+
+test_that("profile intervals of binomial and Poisson fits say nothing of a Hessian the fit has", {
+  # the Laplace fit's covariance was never marked valid: every profile
+  # warned "the fit has no valid Hessian" though vcov() gave standard errors
+  s <- sim_known_glmm(nl = 60, reps = 3)
+  for (resp in c("yb", "yp")) {
+    fit <- glmm(stats::reformulate(c("x", "(1 | id)"), resp), data = s$data,
+                family = if (resp == "yb") binomial else poisson, covariance = list(id = s$K))
+    expect_true(isTRUE(attr(fit$cov_theta, "ok")))
+    expect_true(all(is.finite(sqrt(diag(vcov(fit))))))
+    expect_silent(ci <- confint(fit, parm = "x", method = "profile"))
+    expect_true(all(is.finite(ci)))
+    expect_lt(ci[1L], fixef(fit)[["x"]])
+    expect_gt(ci[2L], fixef(fit)[["x"]])
+  }
+})

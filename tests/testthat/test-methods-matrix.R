@@ -98,11 +98,11 @@ test_that("every method works on one fit of every engine, or stops naming the en
 
 test_that("a method an engine cannot serve stops with one message style", {
   fits <- route_model_fits()
-  expect_error(simulate(fits$known_laplace, re.form = NA),
-               paste0("simulate(): the known_laplace engine (binomial and Poisson models with a ",
-                      "known-covariance random effect (Laplace)) does not provide simulations with ",
-                      "new random effects (re.form = NA) for fits with a known-covariance term ",
-                      "('covariance'); use re.form = NULL"), fixed = TRUE)
+  expect_error(confint(fits$known_laplace, method = "boot", nsim = 2),
+               paste0("the known_laplace engine (binomial and Poisson models with a ",
+                      "known-covariance random effect (Laplace)) does not provide the parametric ",
+                      "bootstrap (refits by the fit's call) for fits with a known-covariance term ",
+                      "('covariance')"), fixed = TRUE)
   expect_error(profile(fits$ordinal_onefactor), "profile(): the ordinal_agq engine", fixed = TRUE)
   expect_error(confint(fits$zi_random, method = "boot", nsim = 2),
                "the agq_zero_re engine .* for zero-inflated, hurdle and dispersion-formula fits")
