@@ -7,11 +7,13 @@
 #' Wald and score tests, and QIC, for ordinal GEE fits
 #'
 #' `anova()` of one ordinal GEE ([ordinal-gee]) gives a Wald test of each
-#' term of the formula (all its coefficients zero), each given all the other
-#' terms and the thresholds, with the robust (sandwich) variance (`type =
-#' "naive"` for the model-based one), as [anova.glmmgee_gee()] does for the
-#' other GEE fits. (geepack's `anova()` of a `geeglm` fit adds terms in
-#' sequence; its last row is this one's.)
+#' term of the formula with the robust (sandwich) variance (`type =
+#' "naive"` for the model-based one), of type II as [anova.glmmgee_gee()]
+#' does for the other GEE fits: each term after the thresholds and all the
+#' terms that do not contain it, so that main-effect tests do not depend on
+#' the coding of factors or the centring of covariates. Type III tests
+#' (each term given all others) are `car::Anova(fit, type = "III")`;
+#' sequential tests are `anova()` of nested fits.
 #'
 #' With several nested fits (same response categories, observations and
 #' clusters; the coefficients of the smaller among those of the larger),
@@ -126,8 +128,8 @@ ordinal_gee_anova_terms <- function(object, type) {
   k1 <- length(object$thresholds)
   b <- object$coefficients
   V <- vcov(object, type = type)[-seq_len(k1), -seq_len(k1), drop = FALSE]
-  wald_term_table(b, V, asgn, labs,
-                  sprintf("Wald tests of terms, each given all others and the thresholds (%s variance)\n",
+  wald_term_table(b, V, asgn, attr(object$terms, "factors"), labs,
+                  sprintf("Wald tests of terms, type II: each after the thresholds and the terms that do not contain it (%s variance)\n",
                           type))
 }
 

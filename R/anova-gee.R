@@ -3,10 +3,17 @@
 
 #' Wald and score tests for GEE fits
 #'
-#' With one fit: a Wald test of each term of the formula (all its
-#' coefficients zero), each given all the other terms, with the fit's
-#' variance estimator. (geepack's `anova()` instead refits the model adding
-#' terms in sequence.)
+#' With one fit: a Wald chi-square test of each term of the formula, with
+#' the fit's variance estimator, of type II (as [car::Anova()]'s default):
+#' each term is tested after all the terms that do not contain it, so the
+#' test of a main effect ignores the interactions that contain it (their
+#' coefficients set to zero by the Wald projection) and does not depend on
+#' how factors are coded or covariates centred. A term contained in no
+#' other (e.g. the highest-order interaction) is tested given all the
+#' others. Type III tests (each term given all others, which in a model
+#' with interactions depend on the coding) are `car::Anova(fit, type =
+#' "III")`; sequential tests, as geepack's `anova()` gives by refitting,
+#' are `anova()` of the nested fits (e.g. `anova(f0, f1, f2)`).
 #'
 #' With several fits (nested, same data, same clusters): each fit is compared
 #' with the next larger one. `test = "wald"` is the generalized Wald test
@@ -96,24 +103,9 @@ gee_anova_terms <- function(object, type) {
   labs <- attr(object$terms, "term.labels")
   b <- coef(object)
   V <- vcov(object, type = type)
-  wald_term_table(b, V, asgn, labs,
-                  sprintf("Wald tests of terms, each given all others (%s variance)\n",
+  wald_term_table(b, V, asgn, attr(object$terms, "factors"), labs,
+                  sprintf("Wald tests of terms, type II: each after the terms that do not contain it (%s variance)\n",
                           se_label(type)))
-}
-
-# Wald tests of the terms `labs`, each given all others: the coefficients
-# `b` with covariance `V`, column k of term asgn == k; an anova table with
-# the heading `heading`.
-wald_term_table <- function(b, V, asgn, labs, heading) {
-  rows <- lapply(seq_along(labs), function(k) {
-    j <- which(asgn == k)
-    list(df = length(j), stat = drop(crossprod(b[j], solve(V[j, j, drop = FALSE], b[j]))))
-  })
-  tab <- data.frame(Df = vapply(rows, `[[`, 1, "df"), Chisq = vapply(rows, `[[`, 1, "stat"),
-                    check.names = FALSE)
-  tab[["Pr(>Chisq)"]] <- stats::pchisq(tab$Chisq, tab$Df, lower.tail = FALSE)
-  rownames(tab) <- labs
-  structure(tab, class = c("anova", "data.frame"), heading = heading)
 }
 
 gee_compare <- function(small, big, test, type) {

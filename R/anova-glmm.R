@@ -23,13 +23,20 @@
 #' warning: its reference distribution is not chi-squared.
 #'
 #' With one fit, Wald chi-square tests of each fixed-effect term (all the
-#' columns a term contributes to the model matrix, tested jointly, given all
-#' other terms), from [vcov()]. With `vcov = "CR0"` ... `"CR3"` the tests
-#' use that cluster-robust covariance (see [vcov()][glmm-extractors]) and
-#' are F tests by the Hotelling T-squared approximation of Tipton and
-#' Pustejovsky (2015), as clubSandwich's `Wald_test(test = "HTZ")`: for a
-#' term of one column, the square of the t test that `summary(fit, vcov = )`
-#' reports.
+#' columns a term contributes to the model matrix, tested jointly), from
+#' [vcov()], of type II as `car::Anova()`'s default: each term after all
+#' the terms that do not contain it, so that the test of a main effect
+#' ignores the interactions containing it and does not depend on how
+#' factors are coded or covariates centred (a term contained in no other
+#' is tested given all others). Type III tests are `car::Anova(fit, type =
+#' "III")`; sequential tests, as lme4's `anova()` of one fit gives, are
+#' likelihood-ratio tests between nested fits (`anova(f0, f1, f2)`). With
+#' `vcov = "CR0"` ... `"CR3"` the tests use that cluster-robust covariance
+#' (see [vcov()][glmm-extractors]) and are F tests by the Hotelling
+#' T-squared approximation of Tipton and Pustejovsky (2015), as
+#' clubSandwich's `Wald_test(test = "HTZ")`: for a term of one column
+#' contained in no other, the square of the t test that `summary(fit, vcov
+#' = )` reports.
 #'
 #' @param object A fitted model from [glmm()].
 #' @param ... Further fitted models from [glmm()].
@@ -185,50 +192,41 @@ check_same_data <- function(fits) {
 wald_terms <- function(object, vcov = NULL, cluster = NULL) {
   asg <- fixef_assign(object)
   labs <- attr(object$terms, "term.labels")
+  factors <- attr(object$terms, "factors")
   beta <- fixef(object)
   robust <- if (is_glmm(object)) parameter_vcov_choice(object, vcov, cluster, "anova()")
-  if (!is.null(robust)) return(wald_terms_robust(object, robust, asg, labs, beta))
+  if (!is.null(robust)) return(wald_terms_robust(object, robust, asg, factors, labs, beta))
   V <- stats::vcov(object)
-  rows <- lapply(seq_along(labs), function(k) {
-    j <- which(asg == k)
-    if (!length(j)) return(c(NA, NA, NA))
-    b <- beta[j]
-    # By name where vcov() holds more than the fixed effects (an ordinal
-    # fit's thresholds come first).
-    jv <- if (!is.null(names(b)) && all(names(b) %in% rownames(V))) names(b) else j
-    stat <- tryCatch(drop(crossprod(b, solve(V[jv, jv, drop = FALSE], b))),
-                     error = function(e) NA_real_)
-    c(length(j), stat, stats::pchisq(stat, length(j), lower.tail = FALSE))
-  })
-  tab <- as.data.frame(matrix(as.numeric(unlist(rows)), ncol = 3L, byrow = TRUE))
-  names(tab) <- c("Df", "Chisq", "Pr(>Chisq)")
-  rownames(tab) <- labs
-  structure(tab, heading = c("Wald chi-square tests of the fixed-effect terms (each given all others)\n",
-                             paste0("Response: ", deparse(object$formula[[2L]]), "\n")),
-            class = c("anova", "data.frame"))
+  # By name where vcov() holds more than the fixed effects (an ordinal
+  # fit's thresholds come first).
+  jv <- if (!is.null(names(beta)) && all(names(beta) %in% rownames(V))) names(beta) else seq_along(beta)
+  wald_term_table(beta, V[jv, jv, drop = FALSE], asg, factors, labs,
+                  c("Wald chi-square tests of the fixed-effect terms, type II (each after the terms that do not contain it)\n",
+                    paste0("Response: ", deparse(object$formula[[2L]]), "\n")))
 }
 
 # The same tests with a cluster-robust covariance (parameter_vcov_choice()):
-# F tests by the Hotelling T-squared approximation (robust_htz()), whose
-# denominator degrees of freedom for a one-column term are the
-# Satterthwaite ones of summary(vcov = ).
-wald_terms_robust <- function(object, robust, asg, labs, beta) {
+# F tests of the type II hypotheses (type2_hypothesis()) by the Hotelling
+# T-squared approximation (robust_htz()), whose denominator degrees of
+# freedom for a one-column term contained in no other are the Satterthwaite
+# ones of summary(vcov = ).
+wald_terms_robust <- function(object, robust, asg, factors, labs, beta) {
   P <- length(robust$theta)
   V <- robust$vcov[seq_along(beta), seq_along(beta), drop = FALSE]
   rows <- lapply(seq_along(labs), function(k) {
-    j <- which(asg == k)
-    if (!length(j)) return(c(NA, NA, NA, NA))
-    C <- matrix(0, length(j), P)
-    C[cbind(seq_along(j), j)] <- 1
-    r <- robust_htz(unname(beta[j]), V[j, j, drop = FALSE], robust$cross(C))
+    L <- type2_hypothesis(k, asg, factors, V)
+    if (is.null(L)) return(c(NA, NA, NA, NA))
+    C <- matrix(0, nrow(L), P)
+    C[, seq_along(beta)] <- L
+    r <- robust_htz(drop(L %*% unname(beta)), L %*% V %*% t(L), robust$cross(C))
     unname(r[c("df1", "df2", "F", "p")])
   })
   tab <- as.data.frame(matrix(as.numeric(unlist(rows)), ncol = 4L, byrow = TRUE))
   names(tab) <- c("Df", "Den Df", "F", "Pr(>F)")
   rownames(tab) <- labs
-  structure(tab, heading = c(paste0(sprintf("Wald F tests of the fixed-effect terms (each given all others) with the %s\n",
+  structure(tab, heading = c(paste0(sprintf("Wald F tests of the fixed-effect terms, type II (each after the terms that do not contain it), with the %s\n",
                                             robust$label),
-                                    "Hotelling T-squared approximation (HTZ); a one-column term's test is the t test of summary(vcov = )\n"),
+                                    "Hotelling T-squared approximation (HTZ); a one-column term contained in no other is tested by the t test of summary(vcov = )\n"),
                              paste0("Response: ", deparse(object$formula[[2L]]), "\n")),
             class = c("anova", "data.frame"))
 }

@@ -321,7 +321,8 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
     stop("gee fit failed: ", gee_failure_text(res, family, corstr, sum(sizes > 0L), T, Mv),
          call. = FALSE)
   if (nzchar(res$variance$error))
-    stop("gee variance failed: ", res$variance$error, call. = FALSE)
+    stop("gee variance failed: ", gee_engine_text(res$variance$error, cl$levels, X_user, cl$index, w),
+         call. = FALSE)
   data$eta_start <- data$beta_start <- NULL
   # The fitted object keeps its weights and offset as vectors (its methods
   # read them); made only now, after the engine has freed its own memory.
@@ -475,7 +476,10 @@ gee_variance_of <- function(object, types) {
   alpha[is.na(alpha)] <- NaN
   v <- cpp_gee_variance(object$engine$data, spec, unname(object$coefficients),
                         unname(alpha), object$scale)
-  if (nzchar(v$error)) stop("gee variance failed: ", v$error, call. = FALSE)
+  if (nzchar(v$error))
+    stop("gee variance failed: ", gee_engine_text(v$error, object$id.levels, object$engine$data$X,
+                                                  object$engine$data$id, object$engine$data$weights),
+         call. = FALSE)
   v
 }
 

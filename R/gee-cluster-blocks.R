@@ -72,12 +72,63 @@ gee_cluster_blocks <- function(object, what) {
 }
 
 # Leverage-corrected residuals (I - Q_k)^{-1} e_k with Q_k = D_k H^-1 D_k' V_k^-1,
-# the Mancl-DeRouen / Preisser-Qaqish correction.
-gee_corrected_residuals <- function(b, Hinv) {
-  Q <- b$D %*% Hinv %*% crossprod(b$D, b$Vinv)
-  IQ <- diag(nrow(Q)) - Q
-  r <- tryCatch(solve(IQ, b$e), error = function(err) NULL)
-  if (is.null(r))
-    stop("the leverage of a cluster is 1: the corrected residuals are undefined", call. = FALSE)
-  r
+# the Mancl-DeRouen / Preisser-Qaqish correction, of the cluster `label`.
+# With V_k = C C' (Cholesky), I - Q_k = C S C^-1 where S = I - C^-1 D_k H^-1
+# D_k' C^-T is symmetric, so the residuals are C S^-1 C^-1 e_k. A cluster
+# with an eigenvalue of S at or below 1e-12 has leverage 1 and is refused:
+# the rule and the message of the engine's md and kc sandwiches (gee.cpp).
+# (solve() of I - Q_k had failed for some row orders only and, for others,
+# divided rounding noise by rounding noise.)
+gee_corrected_residuals <- function(b, Hinv, label, what) {
+  C <- t(chol(b$V))
+  Z <- forwardsolve(C, b$D)
+  S <- diag(nrow(Z)) - Z %*% Hinv %*% t(Z)
+  es <- eigen((S + t(S)) / 2, symmetric = TRUE)
+  if (min(es$values) <= 1e-12)
+    stop(sprintf("%s: %s", what, gee_leverage_one_text(label)), call. = FALSE)
+  Q <- es$vectors
+  drop(C %*% (Q %*% (crossprod(Q, forwardsolve(C, b$e)) / es$values)))
+}
+
+# The refusal of a cluster of leverage 1 (also written by gee.cpp, which
+# names the cluster by its code; gee_engine_text() puts the label back).
+gee_leverage_one_text <- function(label) {
+  sprintf(paste0("leverage of cluster %s is 1: some coefficient is determined by this cluster alone, ",
+                 "so its leverage-corrected residuals are undefined, and with them the bias-corrected ",
+                 "variances (\"md\", \"kc\", \"wl\", \"cjack\") and dfbeta(); use \"san.se\" or ",
+                 "a model in which no cluster alone determines a coefficient"), label)
+}
+
+# The engine's leverage and jackknife refusals in words (other messages
+# unchanged): the cluster named by its label among `levels` (the engine
+# numbers clusters by code, in the order of the id levels) and, for a
+# deletion that leaves the information singular, the coefficients that the
+# other clusters' rows cannot estimate (design X, cluster codes id, prior
+# weights w; not named where X is not at hand, e.g. a sharded fit).
+gee_engine_text <- function(msg, levels, X = NULL, id = NULL, w = NULL) {
+  m <- regmatches(msg, regexec("cluster ([0-9]+)", msg))[[1L]]
+  if (length(m) != 2L) return(msg)
+  code <- as.integer(m[2L])
+  lab <- if (is.null(levels)) NA else levels[code]
+  if (is.na(lab)) lab <- m[2L]
+  if (grepl("^leverage of cluster [0-9]+ is 1$", msg)) return(gee_leverage_one_text(lab))
+  if (!grepl("^jackknife fit without cluster [0-9]+ failed: the information matrix without it is singular$", msg))
+    return(msg)
+  gone <- if (!is.null(X) && nrow(X) == length(id)) gee_deletion_aliased(X, id, w, code)
+  sprintf(paste0("the delete-one-cluster jackknife (\"jack\", \"j1s\", \"fij\") is undefined: ",
+                 "without cluster %s %s. Use \"san.se\""), lab,
+          if (length(gone))
+            sprintf("the coefficient%s %s cannot be estimated (no other cluster informs %s)",
+                    if (length(gone) > 1L) "s" else "", paste(sQuote(gone, FALSE), collapse = ", "),
+                    if (length(gone) > 1L) "them" else "it")
+          else "the information matrix of the other clusters is singular")
+}
+
+# The coefficients aliased in the design X of the rows outside cluster
+# `code` (cluster codes id, prior weights w; rows of weight 0 unused).
+gee_deletion_aliased <- function(X, id, w, code) {
+  keep <- id != code & (if (is.null(w)) TRUE else w > 0)
+  q <- qr(X[keep, , drop = FALSE])
+  if (q$rank == ncol(X)) return(character())
+  colnames(X)[q$pivot[-seq_len(q$rank)]]
 }

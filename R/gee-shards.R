@@ -141,7 +141,8 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   if (!is.null(res$error) && nzchar(res$error))
     stop("gee fit failed: ", gee_failure_text(res, family, corstr, length(mod$sizes), mod$T, mod$Mv),
          call. = FALSE)
-  if (nzchar(res$variance$error)) stop("gee variance failed: ", res$variance$error, call. = FALSE)
+  if (nzchar(res$variance$error))
+    stop("gee variance failed: ", gee_engine_text(res$variance$error, agreed$clusters), call. = FALSE)
   if (!isTRUE(mod$tx$identity)) res <- gee_standard_x(res, mod$tx)
   data <- list(X = mod$X0, y = NULL, weights = NULL, offset = NULL, wave = NULL)
   fit <- new_gee_object(res, data, spec, family, corstr, std.err, mod$Mv, mod$R, mod$xnames,

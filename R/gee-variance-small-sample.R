@@ -70,8 +70,9 @@ gee_post_vcov <- function(object, type) {
       # the leverage-corrected residuals (I - Q_k)^{-1} e_k.
       Tn <- max(vapply(bl, function(b) max(b$pos), 1))
       S <- C <- matrix(0, Tn, Tn)
-      for (b in bl) {
-        r <- if (type == "wl") gee_corrected_residuals(b, Hinv) else b$e
+      for (k in seq_along(bl)) {
+        b <- bl[[k]]
+        r <- if (type == "wl") gee_corrected_residuals(b, Hinv, names(bl)[k], what) else b$e
         s <- r / sqrt(b$a)
         S[b$pos, b$pos] <- S[b$pos, b$pos] + tcrossprod(s)
         C[b$pos, b$pos] <- C[b$pos, b$pos] + 1
@@ -92,9 +93,10 @@ gee_post_vcov <- function(object, type) {
       # glmtoolbox's jackknife: sum (d_k - dbar)(d_k - dbar)' over the
       # one-step deletion changes d_k = H^-1 D_k'V_k^-1 (I - Q_k)^{-1} e_k
       # (Preisser and Qaqish, 1996).
-      d <- t(vapply(bl, function(b)
-        drop(Hinv %*% crossprod(b$D, b$Vinv %*% gee_corrected_residuals(b, Hinv))),
-        numeric(p)))
+      d <- t(vapply(seq_along(bl), function(k) {
+        b <- bl[[k]]
+        drop(Hinv %*% crossprod(b$D, b$Vinv %*% gee_corrected_residuals(b, Hinv, names(bl)[k], what)))
+      }, numeric(p)))
       if (p == 1L) d <- t(d)  # p = 1: vapply() gave a vector, t() one row
       crossprod(sweep(d, 2L, colMeans(d)))
     })

@@ -195,6 +195,14 @@
 #'   `"san.se"` (MacKinnon, 1985; glmtoolbox's `"df-adjusted"`).
 #' * `"fg"`: Fay and Graubard (2001): \eqn{U_i} scaled by \eqn{\mathrm{diag}(1 -
 #'   \min(b, [D_i'V_i^{-1}D_i H^{-1}]_{jj}))^{-1/2}}, \eqn{b = 0.75}.
+#'   Its correction is a diagonal in the coefficients' own coordinates, so,
+#'   unlike every other type here, it is not invariant to reparametrizing
+#'   the model: centring or scaling a covariate, or changing the contrasts
+#'   of a factor, changes its standard errors and tests for the same fitted
+#'   values. On `MASS::epil`, `y ~ lbase + trt + age` (Poisson,
+#'   exchangeable), the z of `age` is 1.03 with age as given and 1.92 with
+#'   `(age - 28) / 10` (robust sandwich: 1.98 in both). Use it with
+#'   covariates on a meaningful origin and scale, and report them.
 #' * `"mbn"`: Morel, Bokossa and Neerchal (2003): \eqn{k V_{LZ} + \delta
 #'   \xi V_M}, \eqn{k = (N-1)/(N-p) \cdot K/(K-1)}, \eqn{\delta = \min(1/2,
 #'   p/(K-p))}, \eqn{\xi = \max(1, \mathrm{tr}(V_M^{-1}V_{LZ})/p)}, with

@@ -69,7 +69,15 @@ coef.glmmgee_gee_ordinal <- function(object, ...) {
 #' @export
 vcov.glmmgee_gee_ordinal <- function(object, type = c("robust", "naive"), ...) {
   check_dots(..., .method = "vcov.glmmgee_gee_ordinal", .allow = "complete")
-  object$vcov[[match.arg(type)]]
+  # A bare match.arg() error named neither the argument's value nor why.
+  if (!identical(type, c("robust", "naive")) &&
+      (!is.character(type) || length(type) != 1L || is.na(type) || !type %in% c("robust", "naive")))
+    stop(sprintf(paste0("'type' = %s: an ordinal GEE offers type = \"robust\" (the sandwich) or ",
+                        "\"naive\" (model-based); the small-sample and jackknife variances (\"md\", ",
+                        "\"kc\", \"jack\", ...) are for gee() fits of other families"),
+                 if (is.character(type) && length(type) == 1L) dQuote(type, FALSE)
+                 else paste(deparse(type), collapse = "")), call. = FALSE)
+  object$vcov[[type[1L]]]
 }
 
 #' @export
@@ -98,7 +106,7 @@ nobs.glmmgee_gee_ordinal <- function(object, ...) {
 #' @export
 fitted.glmmgee_gee_ordinal <- function(object, ...) {
   check_dots(..., .method = "fitted.glmmgee_gee_ordinal")
-  stats::napredict(attr(object$model, "na.action"), predict(object, type = "prob"))
+  predict(object, type = "prob")
 }
 
 # A category has no residual; the default method returned NULL.
@@ -175,21 +183,24 @@ predict.glmmgee_gee_ordinal <- function(object, newdata = NULL, type = c("prob",
     stop("'se.fit': standard errors are available for type = \"linear\" and \"prob\", not for \"class\"",
          call. = FALSE)
   nd <- ordinal_newdata(object, newdata)
+  # Without newdata, padded to the data's rows under na.exclude, as fitted()
+  # and plain gee's predict() (it gave the fitted rows only: 888 of 906).
+  pad <- function(v) if (is.null(newdata)) stats::napredict(attr(object$model, "na.action"), v) else v
   eta <- drop(nd$X %*% object$coefficients) + nd$offset
   fit <- if (type == "linear") eta
          else category_probs(object$family, object$thresholds, eta, object$y_levels)
   if (type == "class")
-    return(factor(object$y_levels[max.col(fit, ties.method = "first")], levels = object$y_levels,
-                  ordered = TRUE))
-  if (!se.fit) return(fit)
+    return(pad(factor(object$y_levels[max.col(fit, ties.method = "first")], levels = object$y_levels,
+                      ordered = TRUE)))
+  if (!se.fit) return(pad(fit))
   # se.fit was swallowed by '...' and the prediction returned without
   # standard errors. The delta method of the mixed models (methods-ordinal.R)
   # over the thresholds and coefficients, with the robust variance.
-  list(fit = fit, se.fit = ordinal_predict_se(list(thresholds = object$thresholds,
-                                                   cov_psi = object$vcov$robust,
-                                                   family = object$family,
-                                                   y_levels = object$y_levels),
-                                              nd$X, eta, type))
+  list(fit = pad(fit), se.fit = pad(ordinal_predict_se(list(thresholds = object$thresholds,
+                                                            cov_psi = object$vcov$robust,
+                                                            family = object$family,
+                                                            y_levels = object$y_levels),
+                                                       nd$X, eta, type)))
 }
 
 ordinal_gee_odds_ratios <- function(fit, level = 0.95, parm = NULL, delta = 1, ...) {

@@ -87,6 +87,27 @@ test_that("methods: fitted, residuals, predict, confint, nobs, update, model.mat
   expect_equal(a["hilo", "Chisq"], unname(b^2 / vcov(f)["hilolo", "hilolo"]))
 })
 
+test_that("anova() of one fit: type II tests, the same under any contrasts or centring, as car's", {
+  data(epil, package = "MASS", envir = environment())
+  epil$per <- factor(epil$period)
+  a <- gee(y ~ trt * per + age, data = epil, id = subject, family = poisson, corstr = "exchangeable")
+  b <- update(a, contrasts = list(trt = "contr.sum", per = "contr.sum"))
+  ta <- anova(a)
+  # per was 1.434 with contr.treatment and 7.131 with contr.sum (type III).
+  expect_equal(as.data.frame(anova(b)), as.data.frame(ta), tolerance = 1e-6)
+  expect_equal(ta["per", "Chisq"], 22.19787, tolerance = 1e-5)
+  # The interaction, contained in no other term, is tested given all others.
+  j <- grep(":", names(coef(a)))
+  expect_equal(ta["trt:per", "Chisq"], drop(coef(a)[j] %*% solve(vcov(a)[j, j], coef(a)[j])))
+  if (requireNamespace("car", quietly = TRUE))
+    expect_equal(ta$Chisq, car::Anova(a)[rownames(ta), "Chisq"], tolerance = 1e-8)
+  epil$agec <- (epil$age - 28) / 10
+  c1 <- gee(y ~ trt * age + per, data = epil, id = subject, family = poisson, corstr = "exchangeable")
+  c2 <- update(c1, . ~ trt * agec + per)
+  expect_equal(unname(as.matrix(anova(c2, type = "md"))), unname(as.matrix(anova(c1, type = "md"))),
+               tolerance = 1e-6)
+})
+
 test_that("update() takes the variables of the arguments given to it from the caller", {
   # a `sub` in the fit's formula environment replaced the caller's (56 rows, not 52)
   data(cbpp, package = "lme4", envir = environment())

@@ -158,3 +158,43 @@ test_that("the estimators glmtoolbox offers equal its vcov() on its examples", {
                    tolerance = 1e-6, info = paste(nm, tp))
   }
 })
+
+# Poisson counts in 30 clusters of `size` rows (cluster "c1" alone at factor
+# level "solo": its leverage is 1 for one row, and without it grpsolo
+# cannot be estimated).
+solo_cluster_data <- function(size) {
+  set.seed(4)
+  d <- data.frame(id = rep(1:30, each = 3), x = rnorm(90))
+  d$grp <- factor(ifelse(d$id == 1, "solo", rep(c("A", "B"), length.out = 90)))
+  d$y <- rpois(90, exp(0.5 + 0.3 * d$x))
+  d$y[1] <- 3
+  d <- d[d$id != 1 | seq_len(90) <= size, ]
+  d$id <- paste0("c", d$id)
+  d
+}
+
+test_that("a cluster of leverage 1 is refused alike by md, kc, wl, cjack and dfbeta(), in any row order", {
+  d <- solo_cluster_data(1)
+  for (s in 1:4) {
+    set.seed(s)
+    dd <- if (s == 1) d else d[sample(nrow(d)), ]
+    g <- gee(y ~ x + grp, data = dd, id = id, family = poisson, corstr = "exchangeable")
+    # cjack, wl and dfbeta() had given row-order noise (cjack SE 1.315 or 0.664).
+    for (ty in c("md", "kc", "wl", "cjack"))
+      expect_error(vcov(g, type = ty), "leverage of cluster c1 is 1: some coefficient", info = paste(s, ty))
+    expect_error(dfbeta(g), "leverage of cluster c1 is 1: some coefficient", info = s)
+  }
+})
+
+test_that("the jackknife variances stop when deleting a cluster leaves a coefficient inestimable", {
+  d <- solo_cluster_data(3)
+  g <- gee(y ~ x + grp, data = d, id = id, family = poisson, corstr = "exchangeable")
+  # jack, j1s and fij had given 0.089, 0.089 and 0.079, below san.se's 0.0945.
+  for (ty in c("jack", "j1s", "fij"))
+    expect_error(vcov(g, type = ty), "without cluster c1 the coefficient 'grpsolo' cannot be estimated",
+                 info = ty)
+  expect_error(update(g, std.err = "jack"), "without cluster c1 the coefficient 'grpsolo'")
+  # Without the lone level every deletion is estimable.
+  g2 <- gee(y ~ x, data = d, id = id, family = poisson, corstr = "exchangeable")
+  expect_true(all(is.finite(vcov(g2, type = "jack"))))
+})

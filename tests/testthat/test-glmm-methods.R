@@ -442,6 +442,20 @@ test_that("anova: Wald tests of fixed-effect terms for a single fit", {
   expect_equal(nrow(anova(f0)), 0L)
 })
 
+test_that("anova: the single-fit tests are type II, the same under any coding or centring", {
+  d <- sleepstudy
+  d$late <- factor(d$Days > 4)
+  f1 <- glmm(Reaction ~ Days * late + (1 | Subject), data = d)
+  d$Dc <- (d$Days - 4.5) / 2
+  f2 <- glmm(Reaction ~ Dc * late + (1 | Subject), data = d, contrasts = list(late = "contr.sum"))
+  a1 <- anova(f1)
+  expect_equal(unname(as.matrix(anova(f2))), unname(as.matrix(a1)), tolerance = 1e-5)
+  expect_equal(unname(as.matrix(anova(f2, vcov = "CR2"))), unname(as.matrix(anova(f1, vcov = "CR2"))),
+               tolerance = 1e-5)
+  if (requireNamespace("car", quietly = TRUE))
+    expect_equal(a1$Chisq, car::Anova(f1)$Chisq, tolerance = 1e-8)
+})
+
 test_that("update re-fits with changed formula and arguments", {
   d <- sleepstudy
   d$x2 <- rep(c(-1, 1), length.out = nrow(d))

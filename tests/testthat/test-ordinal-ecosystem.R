@@ -254,7 +254,11 @@ test_that("ordinal GEE, global odds ratios: anova()'s Wald tests from ordgee's e
   b <- ref$beta[-1]
   V <- ref$vbeta[-1, -1]
   tab <- anova(ours)
-  expect_equal(tab$Chisq, unname(b^2 / diag(V)), tolerance = 1e-5)
+  # Type II: the interaction given all others; each main effect with the
+  # interaction's coefficient projected out (b_j - V_j3 / V_33 b_3).
+  main <- vapply(1:2, function(j) (b[j] - V[j, 3] / V[3, 3] * b[3])^2 /
+                                    (V[j, j] - V[j, 3]^2 / V[3, 3]), 1)
+  expect_equal(tab$Chisq, unname(c(main, b[3]^2 / V[3, 3])), tolerance = 1e-5)
   # Comparing two nested fits: the Wald test of the larger fit's extra coefficients.
   small <- gee(resp ~ age, data = ohio, id = id, family = cumulative, corstr = "global.exchangeable")
   cmp <- anova(small, ours)
@@ -283,6 +287,24 @@ test_that("ordinal GEE: the score test and QIC() do not depend on a covariate's 
   expect_equal(q[3, ], q[1, ], tolerance = 1e-7)
   wd <- vapply(fits, function(f) anova(f)$Chisq[2], 1)
   expect_equal(wd[2:3], rep(wd[1], 2), tolerance = 1e-8)
+})
+
+test_that("ordinal GEE: anova()'s term tests are type II, the same under any contrasts, as car's", {
+  skip_if_not_installed("multgee")
+  data("arthritis", package = "multgee", envir = environment())
+  ar <- stats::na.omit(arthritis)
+  ar$tm <- factor(ar$time)
+  ar$tr <- factor(ar$trt)
+  o1 <- gee(factor(y) ~ tm * tr, data = ar, id = id, waves = time, family = cumulative,
+            corstr = "uniform")
+  o2 <- update(o1, contrasts = list(tm = "contr.sum", tr = "contr.sum"))
+  t1 <- anova(o1)
+  # tr was 2.686 with contr.treatment and 8.015 with contr.sum (type III).
+  expect_equal(as.data.frame(anova(o2)), as.data.frame(t1), tolerance = 1e-6)
+  expect_equal(as.data.frame(anova(o2, type = "naive")), as.data.frame(anova(o1, type = "naive")),
+               tolerance = 1e-6)
+  if (requireNamespace("car", quietly = TRUE))
+    expect_equal(t1$Chisq, car::Anova(o1)[rownames(t1), "Chisq"], tolerance = 1e-8)
 })
 
 test_that("ordinal GEE: anova() and QIC() refuse what they cannot compare", {

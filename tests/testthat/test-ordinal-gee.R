@@ -153,3 +153,34 @@ test_that("an ordinal GEE answers model.matrix(), family(), weights(), df.residu
     expect_error(predict(f, newdata = nd, type = "class", se.fit = TRUE), "'se.fit'")
   }
 })
+
+test_that("predict() without newdata is padded under na.exclude for every type, as fitted()", {
+  skip_if_not_installed("multgee")
+  data("arthritis", package = "multgee", envir = environment())
+  g <- gee(factor(y) ~ factor(time) + factor(trt) + age, data = arthritis, id = id, waves = time,
+           family = cumulative, corstr = "uniform", na.action = na.exclude)
+  miss <- is.na(arthritis$y)
+  # predict() gave the 888 fitted rows, fitted() the 906 of the data.
+  pr <- predict(g, type = "prob")
+  expect_identical(nrow(pr), nrow(arthritis))
+  expect_equal(pr, fitted(g))
+  expect_true(all(is.na(pr[miss, ])))
+  cl <- predict(g, type = "class")
+  expect_length(cl, nrow(arthritis))
+  expect_true(all(is.na(cl[miss])) && !anyNA(cl[!miss]))
+  lin <- predict(g, type = "linear", se.fit = TRUE)
+  expect_length(lin$fit, nrow(arthritis))
+  expect_length(lin$se.fit, nrow(arthritis))
+  expect_true(all(is.na(lin$se.fit[miss])))
+  # With newdata: one prediction per row given.
+  expect_identical(nrow(predict(g, newdata = arthritis[1:5, ])), 5L)
+})
+
+test_that("vcov() of an ordinal GEE names the argument, the value and the types it offers", {
+  skip_if_not_installed("ordinal")
+  wine <- ordinal::wine
+  g <- gee(rating ~ temp, data = wine, id = judge, family = cumulative("logit"))
+  expect_error(vcov(g, type = "md"),
+               "'type' = \"md\": an ordinal GEE offers type = \"robust\" .* or \"naive\"")
+  expect_identical(vcov(g), vcov(g, type = "robust"))
+})

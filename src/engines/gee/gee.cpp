@@ -47,6 +47,26 @@ inline int pair_index(int a, int b, int T) { return a * T - a * (a + 1) / 2 + (b
 
 typedef Eigen::Map<Eigen::MatrixXd> MapMat;
 
+// Whether the factored information of the clusters left after a deletion
+// is singular: a pivot at or below 1e-10 of the largest (the engine's
+// design is centred and scaled). Eigen's LDLT reports success on a
+// singular semidefinite matrix and solves with the null direction set to
+// zero, which had left a coefficient that no remaining cluster informs at
+// its full-data value (a jackknife variance silently too small).
+bool deletion_singular(const Eigen::LDLT<Eigen::MatrixXd>& l) {
+  if (l.info() != Eigen::Success) return true;
+  const Eigen::VectorXd d = l.vectorD();
+  return d.size() > 0 && !(d.minCoeff() > 1e-10 * d.cwiseAbs().maxCoeff());
+}
+
+// The refusal of a deletion whose remaining information is singular,
+// worded in R (gee_engine_text()), which names the cluster and the
+// coefficients.
+std::string deletion_message(int code) {
+  return "jackknife fit without cluster " + std::to_string(code) +
+         " failed: the information matrix without it is singular";
+}
+
 // The starting linear predictor of a row when R gives none: the link of
 // glm's starting mean (binomial (w y + 0.5) / (w + 1), counts y + 0.1, the
 // others y), with the expressions of R's link functions.
@@ -625,8 +645,10 @@ GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int s
     Eigen::LDLT<Eigen::MatrixXd> ldlt(ZtZ.topLeftCorner(p, p));
     res.score = ZtZ.col(p).head(p).cwiseAbs().maxCoeff();
     const Eigen::VectorXd step = ldlt.solve(ZtZ.col(p).head(p));
-    if (ldlt.info() != Eigen::Success || !step.allFinite()) {
-      res.error = "the scoring step failed: the information matrix is singular";
+    if (ldlt.info() != Eigen::Success || !step.allFinite() ||
+        (skip >= 0 && deletion_singular(ldlt))) {
+      res.error = skip >= 0 ? deletion_message(code_[skip])
+                            : "the scoring step failed: the information matrix is singular";
       break;
     }
     GeeParams next = par;
@@ -791,8 +813,8 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
       }
     for (int b = 0; b < nb; ++b)
       if (badk[b] >= 0) {
-        v.error = "leverage of cluster " + std::to_string(code_[badk[b]]) +
-                  " is 1: the bias-corrected sandwich is undefined";
+        // Worded in R (gee_leverage_one_text()), which names the cluster.
+        v.error = "leverage of cluster " + std::to_string(code_[badk[b]]) + " is 1";
         return v;
       }
     const Eigen::MatrixXd Bmd =
@@ -806,14 +828,24 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
   if (flags & VAR_JACK) {
     // One-step deletion estimates beta - beta_(-k) = (H - H_k)^{-1} U_k.
     std::vector<double> out;
+    std::vector<int> singk(std::max(nb, 1), -1);
     reduce_blocks(nb, p * p, threads_, out, [&](int b, double* acc, int tid) {
       MapMat A(acc, p, p);
       for (int k = bstart_[b]; k < bstart_[b + 1]; ++k) {
-        const Eigen::MatrixXd Hm = (Hg ? *Hg : v.H) - Hk[k];
-        const Eigen::VectorXd d = Hm.ldlt().solve(Uk.row(k).transpose());
+        const Eigen::LDLT<Eigen::MatrixXd> lk((Hg ? *Hg : v.H) - Hk[k]);
+        const Eigen::VectorXd d = lk.solve(Uk.row(k).transpose());
+        if (deletion_singular(lk) || !d.allFinite()) {
+          if (singk[b] < 0) singk[b] = k;
+          continue;
+        }
         A.selfadjointView<Eigen::Lower>().rankUpdate(d);
       }
     });
+    for (int b = 0; b < nb; ++b)
+      if (singk[b] >= 0) {
+        v.error = deletion_message(code_[singk[b]]);
+        return v;
+      }
     v.jack = Eigen::Map<Eigen::MatrixXd>(out.data(), p, p).selfadjointView<Eigen::Lower>();
   }
 
@@ -824,9 +856,8 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
     for (int k = 0; k < K_; ++k) {
       Eigen::LDLT<Eigen::MatrixXd> lk(*Hg - Hk[k]);
       const Eigen::VectorXd d = lk.solve(*Ug - Uk.row(k).transpose());
-      if (lk.info() != Eigen::Success || !d.allFinite()) {
-        v.error = "jackknife fit without cluster " + std::to_string(code_[k]) +
-                  " failed: the scoring step failed: the information matrix is singular";
+      if (deletion_singular(lk) || !d.allFinite()) {
+        v.error = deletion_message(code_[k]);
         return v;
       }
       A.selfadjointView<Eigen::Lower>().rankUpdate(d);
@@ -846,8 +877,9 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
       for (int k = 0; k < K_; ++k) {
         const GeeFitResult r = fit(par, cc, k);
         if (!r.error.empty()) {
-          v.error = "jackknife fit without cluster " + std::to_string(code_[k]) +
-                    " failed: " + r.error;
+          v.error = r.error.rfind("jackknife", 0) == 0
+                        ? r.error
+                        : "jackknife fit without cluster " + std::to_string(code_[k]) + " failed: " + r.error;
           return v;
         }
         if (flag == VAR_FIJ && !r.converged) v.jack_nonconverged++;
