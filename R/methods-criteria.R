@@ -151,7 +151,7 @@ refit_nAGQ <- function(fit, label, nAGQ) {
     stop(sprintf("'nAGQ' = %s: %s cannot be refitted with it: %s", format(nAGQ), label, why),
          call. = FALSE)
   if (kind == "" || same) return(fit)
-  call <- fit$call
+  call <- call_with_fit_covariance(fit$call, fit)
   call$nAGQ <- as.integer(nAGQ)
-  eval(call, environment(fit$formula) %||% parent.frame())
+  restore_call_covariance(eval(call, environment(fit$formula) %||% parent.frame()), fit)
 }
