@@ -294,6 +294,19 @@ test_that("rows with missing values are dropped and levels without data predicte
                tolerance = 1e-5)
 })
 
+test_that("K as a dense Matrix (nearPD()$mat, Matrix(K)) gives the base matrix's fit, ML and REML", {
+  # these had stopped with "invalid 'type' (list) of argument"
+  s <- sim_gwas_like(n = 60, m = 15, reps = 2, seed = 19)
+  for (reml in c(FALSE, TRUE)) {
+    base <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = reml)
+    for (K in list(Matrix::nearPD(s$K)$mat, Matrix::Matrix(s$K))) {
+      f <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = K), REML = reml)
+      expect_equal(logLik(f), logLik(base), tolerance = 1e-8)
+      expect_equal(VarCorr(f)$id, VarCorr(base)$id, tolerance = 1e-6)
+    }
+  }
+})
+
 test_that("print() states the criterion", {
   s <- sim_gwas_like(n = 60, m = 15, seed = 17)
   ml <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = kfactor(s$L)))
