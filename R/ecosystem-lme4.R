@@ -298,7 +298,8 @@ ngrps.glmmgee_glmm <- function(object, ...) {
   tms <- lme4_terms(object, "ngrps")
   g <- vapply(tms, `[[`, "", "group")
   u <- !duplicated(g)
-  stats::setNames(vapply(tms[u], function(t) as.numeric(nlevels(t$factor)), 1), g[u])
+  # (the levels in the data: a known covariance's K may cover more)
+  stats::setNames(vapply(tms[u], function(t) as.numeric(nlevels(droplevels(t$factor))), 1), g[u])
 }
 
 #' @rdname lme4-methods

@@ -24,7 +24,10 @@
 #' intercepts, one or several nested (see [vcov()] for which), also keep
 #' `cluster_curvature`: each cluster's information (and, except by nested
 #' quadrature or a cumulative link, its score) at the optimum, from the evaluations that gave
-#' the Hessian, from which [vcov()]'s cluster-robust types are formed. Use the extractors ([fixef()], [ranef()],
+#' the Hessian, from which [vcov()]'s cluster-robust types are formed. Fits
+#' with a known covariance keep `covariance`, the list they were fitted
+#' with, which their profiles and refits ([update()][update.glmmgee], [anova()] of REML fits,
+#' [drop1()]) use. Use the extractors ([fixef()], [ranef()],
 #' [VarCorr()], [vcov()], [logLik()], ...) rather than the fields where one
 #' exists.
 #'

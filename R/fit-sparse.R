@@ -12,7 +12,7 @@
 # differences for several terms:
 #   group_name  character vector, one grouping factor per term (repeated
 #               for `||` terms on the same factor);
-#   ngroups     integer vector, levels per term;
+#   ngroups     integer vector, levels per term (those in the data);
 #   Z           sparse n x Q design of all random effects (dgCMatrix), so
 #               that linear.predictors = X beta + Z b + offset;
 #   b           the Q predicted random effects (conditional modes) on the

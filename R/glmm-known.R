@@ -414,8 +414,12 @@ print_known <- function(x, digits) {
               format(x$loglik, digits = digits + 3L)))
   cat("Random effects:\n")
   print(VarCorr(x), digits = digits, comp = "Std.Dev.")
+  # the levels in the data, and K's own count where it covers more
+  nk <- vapply(x$reterms, function(tm) length(tm$levels), 1L)
   cat(sprintf("Number of obs: %d, levels: %s\n", x$nobs,
-              paste(sprintf("%s %d", x$group_name, x$ngroups), collapse = ", ")))
+              paste0(sprintf("%s %d", x$group_name, x$ngroups),
+                     ifelse(nk > x$ngroups, sprintf(" (of %d in its covariance)", nk), ""),
+                     collapse = ", ")))
   cat("Fixed effects:\n")
   print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
   print_notes(x$optinfo$warnings)

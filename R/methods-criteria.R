@@ -15,7 +15,12 @@
 #' the same one; it is an error for a fit it cannot refit (several
 #' random-effect terms, a `ranef_dist` fit, importance sampling or the
 #' second-order approximation of [glmm_control()]: refit those with the
-#' same settings instead). The warning names the remedy that applies.
+#' same settings instead). The warning names the remedy that applies. A fit
+#' with a known covariance (`covariance =` of [glmm()]) is fitted by the
+#' Laplace approximation only, while a binomial or Poisson fit of one
+#' grouping factor uses adaptive quadrature by default: compare them with
+#' `nAGQ = 1` (e.g. `AIC(fit_plain, fit_known, nAGQ = 1)`). The check needs
+#' the fits in one call: `AIC(f1)` and `AIC(f2)` apart cannot warn.
 #'
 #' @param object,... Fits from [glmm()] (and other models with a
 #'   [logLik()] method).
@@ -91,7 +96,9 @@ information_criterion <- function(fits, labels, k, nAGQ, what) {
 
 # How a fit's approximation to the likelihood can be changed: "nagq" (one
 # grouping factor, normal random effects: refitted with any nAGQ),
-# "several" (several terms: the Laplace approximation only), "refined"
+# "several" (several terms: the Laplace approximation only), "known" (a
+# known covariance, glmm(covariance = ): the Laplace approximation only,
+# exact for the gaussian family), "refined"
 # (importance sampling or the second-order approximation, set by
 # glmm_control()), "dist" (ranef_dist: its own rule, no nAGQ), "" (not a
 # GLMM: nothing to approximate).
@@ -99,6 +106,7 @@ approximation_kind <- function(fit) {
   if (!is_glmm(fit)) return("")
   if (is_dist_fit(fit)) return("dist")
   if (!is.null(.subset2(fit, "importance")) || !is.null(.subset2(fit, "second_order"))) return("refined")
+  if (inherits(fit, "glmmgee_glmm_known")) return("known")
   if (inherits(fit, "glmmgee_glmm_sparse")) return("several")
   "nagq"
 }
@@ -106,7 +114,8 @@ approximation_kind <- function(fit) {
 # What the user can do about fits (named `labels`) whose approximations
 # differ, as the warnings of AIC(), BIC() (`what`) and anova() say it: only
 # a remedy that works for these fits (nAGQ changes neither a refinement set
-# by glmm_control(), nor a ranef_dist fit, nor a fit of several terms).
+# by glmm_control(), nor a ranef_dist fit, nor a fit of several terms or
+# with a known covariance).
 approximation_remedy <- function(fits, labels, what) {
   kind <- vapply(fits, approximation_kind, "")
   named <- function(k) paste(labels[kind == k], collapse = ", ")
@@ -116,7 +125,7 @@ approximation_remedy <- function(fits, labels, what) {
                           "refit the fits of several random-effect terms with the same glmm_control() ",
                           "settings to compare them"), named("refined")))
   if (any(kind == "dist")) {
-    laplace <- kind %in% c("nagq", "several") & !vapply(fits, function(f) isTRUE(f$nAGQ > 1L), TRUE)
+    laplace <- kind %in% c("nagq", "several", "known") & !vapply(fits, function(f) isTRUE(f$nAGQ > 1L), TRUE)
     one <- labels[laplace & kind == "nagq"]
     several <- labels[laplace & kind == "several"]
     return(paste0(sprintf("%s: a ranef_dist fit, whose own rule integrates to about 1e-12 and takes no nAGQ",
@@ -125,15 +134,26 @@ approximation_remedy <- function(fits, labels, what) {
                                            paste(one, collapse = ", ")),
                   if (length(several)) sprintf(paste0("; %s (several random-effect terms) has only the Laplace ",
                                                       "approximation, whose error glmm_control(importance_draws = ) removes"),
-                                               paste(several, collapse = ", "))))
+                                               paste(several, collapse = ", ")),
+                  if (any(laplace & kind == "known"))
+                    sprintf("; %s (a known covariance) has only the Laplace approximation",
+                            paste(labels[laplace & kind == "known"], collapse = ", "))))
   }
-  # Fits of several terms have nAGQ = 1 only: the common choice is then 1.
-  common <- if (any(kind == "several")) 1L
+  # Fits of several terms or with a known covariance have nAGQ = 1 only: the
+  # common choice is then 1 (the others refitted with it).
+  common <- if (any(kind %in% c("several", "known"))) 1L
             else max(vapply(fits[kind == "nagq"], function(f) as.integer(f$nAGQ %||% 1L), 1L),
                      na.rm = TRUE)
+  # which fits have the Laplace approximation only, and why
+  only <- kind %in% c("several", "known")
+  note <- if (any(only))
+    sprintf("; %s: the Laplace approximation only (%s)", paste(labels[only], collapse = ", "),
+            paste(unique(c(several = "several random-effect terms",
+                           known = "a known covariance")[kind[only]]), collapse = "; "))
+  else ""
   if (what == "anova")
-    sprintf("give nAGQ explicitly, the same in every fit (e.g. nAGQ = %d)", common)
-  else sprintf("compare fits made the same way, e.g. %s(..., nAGQ = %d)", what, common)
+    sprintf("give nAGQ explicitly, the same in every fit (e.g. nAGQ = %d)%s", common, note)
+  else sprintf("compare fits made the same way, e.g. %s(..., nAGQ = %d)%s", what, common, note)
 }
 
 # The same model refitted with nAGQ points, for a GLMM with one grouping
@@ -146,12 +166,13 @@ refit_nAGQ <- function(fit, label, nAGQ) {
   why <- switch(kind,
     refined = "its likelihood is refined by glmm_control() (importance sampling or laplace_order = 2), which nAGQ does not change; refit the fits to compare with the same glmm_control() and leave nAGQ out",
     dist = "it is a ranef_dist fit, whose likelihood is integrated by its own rule and takes no nAGQ; refit the normal fits in glmm() with nAGQ > 1 and leave nAGQ out",
-    several = if (!same) "it has several random-effect terms, fitted by the Laplace approximation (nAGQ = 1) only")
+    several = if (!same) "it has several random-effect terms, fitted by the Laplace approximation (nAGQ = 1) only",
+    known = if (!same) "its random effects have a known covariance ('covariance'), fitted by the Laplace approximation (nAGQ = 1) only; compare with nAGQ = 1")
   if (!is.null(why))
     stop(sprintf("'nAGQ' = %s: %s cannot be refitted with it: %s", format(nAGQ), label, why),
          call. = FALSE)
   if (kind == "" || same) return(fit)
-  call <- fit$call
+  call <- call_with_fit_covariance(fit$call, fit)
   call$nAGQ <- as.integer(nAGQ)
-  eval(call, environment(fit$formula) %||% parent.frame())
+  restore_call_covariance(eval(call, environment(fit$formula) %||% parent.frame()), fit)
 }

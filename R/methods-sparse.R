@@ -147,24 +147,28 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
   prediction(object, eta, if (se.fit) X, type, nao)
 }
 
-# The levels of a term counted in ngroups and shown by ranef(): those with
-# an observation of positive weight; for a known covariance every level of
-# K, since the covariance predicts the random effects of levels without
-# data (relatives without records) from those with.
+# The levels of a term shown by ranef(): those with an observation of
+# positive weight; for a known covariance every level of K, since the
+# covariance predicts the random effects of levels without data (relatives
+# without records) from those with (ngroups counts only the levels with
+# data, n_levels_shown()).
 term_levels_shown <- function(term, weights) {
   if (isTRUE(term$known_cov)) return(rep(TRUE, length(term$levels)))
   active_clusters(term$index, weights, length(term$levels))
 }
 
-# sum(term_levels_shown(term, weights)), the term's count in ngroups: where
-# every weight is positive, the number of distinct codes in one C++ pass
-# (cpp_n_distinct_codes(), as n_distinct_codes()) in place of tabulate()
-# over the levels; the same integer. -1 from it (codes it does not take)
-# leaves the count to term_levels_shown().
+# The term's count in ngroups: its levels with an observation of positive
+# weight, also for a known covariance (K may cover relatives without
+# records, which ranef() shows but the data do not have, as lme4's ngrps
+# counts the levels in the data). Where every weight is positive, the
+# number of distinct codes in one C++ pass (cpp_n_distinct_codes(), as
+# n_distinct_codes()) in place of tabulate() over the levels; the same
+# integer. -1 from it (codes it does not take) leaves the count to
+# active_clusters().
 n_levels_shown <- function(term, weights) {
-  if (!isTRUE(term$known_cov) && (is.null(weights) || isTRUE(min(weights) > 0))) {
+  if (is.null(weights) || isTRUE(min(weights) > 0)) {
     k <- cpp_n_distinct_codes(term$index, length(term$levels))
     if (k >= 0L) return(k)
   }
-  sum(term_levels_shown(term, weights))
+  sum(active_clusters(term$index, weights, length(term$levels)))
 }

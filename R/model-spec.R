@@ -450,6 +450,9 @@ fit_spec <- function(s, mf) {
     known_gaussian = , known_laplace = glmm_known(s, mf),
     lmm_sparse = , nested = , sparse = glmm_several(s, mf),
     glmm_one_factor(s, mf))
+  # the known covariances as fitted, for the profiles and refits
+  # (fit_known_covariance())
+  if (length(s$covariance)) fit$covariance <- s$covariance
   check_fit_loglik(fit)
 }
 

@@ -11,7 +11,7 @@
 # factor: the AGQ engine at the fit's nAGQ (with random effects in the zero
 # part, the engine of both parts' random effects, src/engines/agq/agq-zero-re.h); several
 # terms: the sparse Laplace engine (the random-effects design rebuilt from
-# the model frame, a known covariance re-evaluated from the call; with
+# the model frame, a known covariance the one stored in the fit; with
 # random effects in the zero part the two-part sparse engine,
 # src/engines/laplace/laplace-zero-re.h). Zero-inflated, hurdle and dispersion-formula fits get
 # their auxiliary predictors (profile_aux_inputs()); theta is the vector the

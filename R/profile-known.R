@@ -1,14 +1,38 @@
 # Profiles of fits with known covariances (glmm(covariance = ), glmm-known.R).
 
-# The known covariances of a fit (its call's 'covariance', evaluated where
-# its formula was), or NULL; `method` names the caller in the message when
-# they cannot be found.
+# The known covariances of a fit: the `covariance` list it was fitted with,
+# stored by fit_spec(), or NULL for a fit without one. The call's
+# expression is not evaluated again: where the fit was made inside a
+# function, or the name now holds another matrix, it gave another model's
+# profile and likelihood-ratio tests with no word. A fit without the stored
+# list (saved by an earlier version) is an error: `method` names the caller.
 fit_known_covariance <- function(fit, method) {
-  cov_arg <- .subset2(fit, "call")$covariance
-  if (is.null(cov_arg)) return(NULL)
-  tryCatch(eval(cov_arg, environment(fit$formula) %||% globalenv()),
-           error = function(e) stop(sprintf("%s: cannot find the 'covariance' of the fit (%s)",
-                                            method, conditionMessage(e)), call. = FALSE))
+  cv <- .subset2(fit, "covariance")
+  if (!is.null(cv) || is.null(.subset2(fit, "call")$covariance)) return(cv)
+  stop(sprintf(paste0("%s: the fit does not hold the known covariance it was fitted with ",
+                      "(a fit saved by an earlier version of glmmgee); refit it with glmm()"),
+               method), call. = FALSE)
+}
+
+# `call` (the fit's call, changed for a refit; not for update(fit,
+# covariance = )) with the covariance the fit was made with in place of the
+# call's expression, when the call still has that expression: a refit then
+# uses the fitted K wherever the call is evaluated. The refit's own call
+# gets the expression back (restore_call_covariance()).
+call_with_fit_covariance <- function(call, fit) {
+  expr <- .subset2(fit, "call")$covariance
+  if (is.null(expr) || !identical(call$covariance, expr)) return(call)
+  call$covariance <- fit_known_covariance(fit, "refit")
+  call
+}
+
+# A refit made from call_with_fit_covariance()'s call, its call showing the
+# expression of `fit`'s call again instead of the matrices.
+restore_call_covariance <- function(refit, fit) {
+  expr <- .subset2(fit, "call")$covariance
+  if (!is.null(expr) && is.list(refit) && !is.null(refit$call) && is.list(refit$call$covariance))
+    refit$call$covariance <- expr
+  refit
 }
 
 # A gaussian fit with one known-covariance term (glmm-known.R):

@@ -72,9 +72,10 @@ refit_on_frame <- function(fit, ...) {
 }
 
 # The fit's call for a refit on the rows of its model frame: glmm() with
-# the formula `fo`, no subset or na.action, the frame's weights and offset.
+# the formula `fo`, no subset or na.action, the frame's weights and offset,
+# the fit's known covariance (call_with_fit_covariance()).
 frame_call <- function(fit, fo = fit$formula) {
-  call <- fit$call
+  call <- call_with_fit_covariance(fit$call, fit)
   call[[1L]] <- glmm
   call$formula <- fo
   call$subset <- NULL

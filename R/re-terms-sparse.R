@@ -236,6 +236,10 @@ check_covariance_arg <- function(covariance, gnames, cnms) {
       stop(sprintf("'covariance$%s' has duplicated row names", g), call. = FALSE)
     if (!is.null(colnames(K)) && !identical(colnames(K), rownames(K)))
       stop(sprintf("'covariance$%s': column names differ from row names", g), call. = FALSE)
+    # A dense Matrix (nearPD()$mat, Matrix(K): dpo, dsy, dge, packed) is
+    # the base matrix it stands for: the engines take a base or a sparse K.
+    if (inherits(K, "Matrix") && !inherits(K, "sparseMatrix"))
+      covariance[[g]] <- K <- as.matrix(K)
     # range() of the stored values: no dense copy of a sparse K, no n^2
     # logical temporary for a dense one. A sparse K's stored values leave
     # out a unit diagonal (Matrix's diag = "U", e.g. Diagonal(n)): its

@@ -14,7 +14,10 @@
 #' arguments given to `update()` are evaluated as [stats::update()]
 #' evaluates them: their variables (other than the columns of `data`) are
 #' the caller's, also where a variable of the same name exists in the
-#' formula's environment.
+#' formula's environment. A fit with a known covariance (`covariance =` of
+#' [glmm()]) is refitted with the covariance it was made with (the object
+#' its call names may have changed since, or be out of reach), unless
+#' `update()` gives `covariance` anew.
 #'
 #' @param object A fit from [glmm()] or [gee()].
 #' @param formula. Changes to the formula.
@@ -61,14 +64,17 @@ update_fit <- function(object, formula., extras, evaluate, caller) {
   existing <- names(extras) %in% names(call)
   for (a in names(extras)[existing]) call[[a]] <- extras[[a]]
   if (any(!existing)) call <- as.call(c(as.list(call), extras[!existing]))
+  # the known covariance the fit was made with, unless given anew
+  if (!"covariance" %in% names(extras)) call <- call_with_fit_covariance(call, object)
   if (!isTRUE(evaluate)) return(call)
   env <- environment(stats::formula(object))
-  if (is.null(env)) return(eval(call, caller))
+  if (is.null(env)) return(restore_call_covariance(eval(call, caller), object))
   scope <- update_env(env, caller, extras)
   if (!identical(scope, env) && inherits(call$formula, "formula") &&
       identical(environment(call$formula), env))
     environment(call$formula) <- scope
-  tryCatch(eval(call, scope), error = function(e) eval(call, caller))
+  restore_call_covariance(tryCatch(eval(call, scope), error = function(e) eval(call, caller)),
+                          object)
 }
 
 # Where the new call is evaluated: the formula's environment `env` (the

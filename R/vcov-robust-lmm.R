@@ -231,14 +231,24 @@ lmm_gls_sums <- function(blocks) {
 # M = (X' V^-1 X)^-1 from the sums `xvx`, `xve`, checked: the GLS estimate
 # at these V_i must be the fit's `beta` (the GLS step from it, M xve, zero
 # beside its model-based covariance V0); otherwise the pieces read from the
-# object do not describe the fitted model.
+# object do not describe the fitted model: the message names the fixed
+# effect that moves most and by how much.
 lmm_gls_check <- function(xvx, xve, beta, V0) {
   M <- chol2inv(chol(xvx))
   delta <- c(M %*% xve)
   se <- sqrt(pmax(diag(V0), 0))
-  if (any(abs(delta) > 1e-6 * (abs(beta) + se) + 1e-10))
-    stop("vcov(): the marginal covariance rebuilt from the fit does not reproduce its fixed effects; ",
-         "cluster-robust covariances are not available for this fit", call. = FALSE)
+  bad <- abs(delta) > 1e-6 * (abs(beta) + se) + 1e-10
+  if (any(bad)) {
+    rel <- abs(delta) / pmax(se, 1e-300)
+    j <- which.max(ifelse(bad, rel, -Inf))
+    nm <- names(beta)[j] %||% sprintf("coefficient %d", j)
+    stop(sprintf(paste0("vcov(): the marginal covariance rebuilt from the fit does not reproduce its ",
+                        "fixed effects: its GLS estimate of '%s' is %.4g, the fit's %.4g (%.3g standard ",
+                        "errors apart), so the random-effect variances, known covariance or data read ",
+                        "from the fit are not those it was fitted with; cluster-robust covariances are ",
+                        "not available for this fit"),
+                 nm, beta[[j]] + delta[[j]], beta[[j]], rel[[j]]), call. = FALSE)
+  }
   M
 }
 

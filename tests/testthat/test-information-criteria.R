@@ -44,3 +44,26 @@ test_that("AIC() beside a ranef_dist fit names a remedy that works, and its nAGQ
   f11 <- glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial, nAGQ = 11)
   expect_no_warning(AIC(f11, br))
 })
+
+test_that("a known-covariance fit beside a quadrature fit: the warning names it, nAGQ = 1 compares them", {
+  set.seed(3)
+  n <- 60
+  ids <- sprintf("id%02d", seq_len(n))
+  K <- diag(n)
+  dimnames(K) <- list(ids, ids)
+  d <- data.frame(id = rep(ids, each = 4), x = rnorm(4 * n))
+  d$yb <- rbinom(nrow(d), 1, plogis(0.3 * d$x + rnorm(n)[match(d$id, ids)]))
+  fp <- glmm(yb ~ x + (1 | id), data = d, family = binomial)
+  fk <- glmm(yb ~ x + (1 | id), data = d, family = binomial, covariance = list(id = K))
+  w <- tryCatch(AIC(fp, fk), warning = conditionMessage)
+  expect_match(w, paste0("different approximations.*AIC\\(\\.\\.\\., nAGQ = 1\\); ",
+                         "fk: the Laplace approximation only \\(a known covariance\\)"))
+  # K = I is the plain model: on the same approximation the same AIC
+  expect_no_warning(a <- AIC(fp, fk, nAGQ = 1))
+  expect_equal(a$AIC[1], a$AIC[2], tolerance = 1e-6)
+  # the refusal had blamed "several random-effect terms"
+  expect_error(BIC(fp, fk, nAGQ = 11),
+               "fk cannot be refitted with it: its random effects have a known covariance")
+  f0 <- glmm(yb ~ 1 + (1 | id), data = d, family = binomial)
+  expect_warning(anova(f0, fk), "give nAGQ explicitly.*fk: the Laplace approximation only")
+})

@@ -294,6 +294,37 @@ test_that("rows with missing values are dropped and levels without data predicte
                tolerance = 1e-5)
 })
 
+test_that("K as a dense Matrix (nearPD()$mat, Matrix(K)) gives the base matrix's fit, ML and REML", {
+  # these had stopped with "invalid 'type' (list) of argument"
+  s <- sim_gwas_like(n = 60, m = 15, reps = 2, seed = 19)
+  for (reml in c(FALSE, TRUE)) {
+    base <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = reml)
+    for (K in list(Matrix::nearPD(s$K)$mat, Matrix::Matrix(s$K))) {
+      f <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = K), REML = reml)
+      expect_equal(logLik(f), logLik(base), tolerance = 1e-8)
+      expect_equal(VarCorr(f)$id, VarCorr(base)$id, tolerance = 1e-6)
+    }
+  }
+})
+
+test_that("print() and ngrps() count the levels in the data when K covers more", {
+  skip_if_not_installed("lme4")
+  # print() had said "levels: id 80", the rows of K
+  s <- sim_gwas_like(n = 80, m = 20, reps = 2, seed = 23)
+  d <- droplevels(s$data[s$data$id %in% rownames(s$K)[1:60], ])
+  d$yb <- as.integer(d$y > median(d$y))
+  fits <- list(glmm(y ~ x + (1 | id), data = d, covariance = list(id = s$K)),
+               glmm(yb ~ x + (1 | id), data = d, family = binomial, covariance = list(id = s$K)))
+  for (f in fits) {
+    expect_equal(f$ngroups, 60L)
+    expect_equal(unname(lme4::ngrps(f)), 60)
+    expect_output(print(f), "levels: id 60 \\(of 80 in its covariance\\)")
+    expect_output(print(summary(f)), "levels: id 60 ")
+    # ranef() predicts every level of K
+    expect_equal(nrow(ranef(f)$id), 80L)
+  }
+})
+
 test_that("print() states the criterion", {
   s <- sim_gwas_like(n = 60, m = 15, seed = 17)
   ml <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = kfactor(s$L)))

@@ -171,6 +171,21 @@ test_that("dense K, its Cholesky factor and the sparse engine give the same fit"
   expect_equal(unname(f_sp$theta[3]), unname(f_dense$theta[3]), tolerance = 1e-4)
 })
 
+test_that("K as a dense Matrix (nearPD()$mat, Matrix(K), dgeMatrix) gives the base matrix's fit", {
+  # these had stopped with "invalid 'type' (list) of argument"
+  s <- sim_known_glmm(nl = 60)
+  base <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = s$K))
+  Kd <- list(Matrix::nearPD(s$K)$mat, Matrix::Matrix(s$K),
+             methods::as(methods::as(Matrix::Matrix(s$K), "generalMatrix"), "unpackedMatrix"))
+  for (K in Kd) {
+    f <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = K))
+    expect_s3_class(f, "glmmgee_glmm_known")
+    expect_equal(logLik(f), logLik(base), tolerance = 1e-8)
+    expect_equal(fixef(f), fixef(base), tolerance = 1e-6)
+    expect_equal(ranef(f)$id, ranef(base)$id, tolerance = 1e-6)
+  }
+})
+
 test_that("K = identity reproduces the plain random intercept (cbpp, Laplace)", {
   skip_if_not_installed("lme4")
   data(cbpp, package = "lme4")
