@@ -37,7 +37,7 @@ term_known_matrix <- function(kind, label, arg, env, cn, lhs) {
   K <- unname((K + t(K)) / 2)
   L <- semidefinite_cholesky(K)
   if (is.null(L))
-    stop(sprintf("%s: the matrix is not positive semi-definite", label), call. = FALSE)
+    stop_not_semidefinite(sprintf("%s: the matrix", label))
   list(K = K, L = L)
 }
 

@@ -306,8 +306,7 @@ known_gaussian_rotation_sparse <- function(index, K, X, y, g) {
                                   Imult = 1e-8 * mean(dA)),
                  error = function(e) NULL, warning = function(w) NULL)
   if (is.null(L0))
-    stop(sprintf("'covariance$%s' is not positive semidefinite (its sparse Cholesky factorization failed)",
-                 g), call. = FALSE)
+    stop_not_semidefinite(sprintf("'covariance$%s'", g), "its sparse Cholesky factorization failed")
   # mean(d) of the spectral routes (the grid's centre): trace / n
   known_rotation(X, y, mean(dA), y, X, function(a) a, list(identity = TRUE), k = n,
                  sparse = list(A = A, L0 = L0))
@@ -360,8 +359,7 @@ known_gaussian_rotation_tri <- function(index, K, X, y, g) {
     stop(sprintf("'covariance$%s' is not symmetric", g), call. = FALSE)
   ev <- tr$values
   if (min(ev) < -1e-8 * max(abs(ev)))
-    stop(sprintf("'covariance$%s' is not positive semidefinite (smallest eigenvalue %.3g)",
-                 g, min(ev)), call. = FALSE)
+    stop_not_semidefinite(sprintf("'covariance$%s'", g), sprintf("smallest eigenvalue %.3g", min(ev)))
   if (max(ev) <= 0)
     stop(sprintf("'covariance$%s' is zero over the observed levels", g), call. = FALSE)
   keep <- ev > 1e-10 * max(ev)

@@ -391,7 +391,9 @@ ordinal_lor_fit <- function(X, y, J, id, tm, family, off, corstr, R, control) {
   # many steps as from the exact independence root, to the same root).
   ind <- engine(matrix(1, J * J, ncol(assoc$tables)), c(th0, rep(0, ncol(X))),
                 max(control$epsilon, 1e-4))
-  res <- if (nzchar(ind$problem)) ind else engine(assoc$tables, ind$psi, control$epsilon)
+  res <- if (nzchar(ind$problem)) ind else
+    tryCatch(engine(assoc$tables, ind$psi, control$epsilon),
+             error = function(e) stop_diverging_association(e, assoc, corstr, id$levels))
   warnings <- character()
   if (nzchar(res$problem)) warnings <- c(warnings, paste0("ordinal GEE: ", res$problem))
   if (!res$converged)
@@ -405,6 +407,29 @@ ordinal_lor_fit <- function(X, y, J, id, tm, family, off, corstr, R, control) {
                     converged = res$converged, iterations = res$iterations, warnings = warnings)
   assoc$score <- res$score
   assoc
+}
+
+# The engine's error when the association stage diverged (a pair of times
+# seen in few clusters, whose table has empty cells): the cause and the
+# structures that pool the pairs' tables; the engine's cluster number is
+# given as the cluster's id. Other errors pass unchanged.
+stop_diverging_association <- function(e, assoc, corstr, levels) {
+  msg <- conditionMessage(e)
+  k <- regmatches(msg, regexpr("(?<=cluster )[0-9]+", msg, perl = TRUE))
+  if (length(k)) msg <- sub("cluster [0-9]+", sprintf("cluster '%s'", levels[as.integer(k)]), msg)
+  par <- assoc$parameters
+  big <- which(is.finite(par) & abs(par) > 20)
+  if (!length(big)) stop(msg, call. = FALSE)
+  pairs <- unique(regmatches(names(par)[big], regexpr("(?<=\\()[^()]+(?=\\)$)", names(par)[big],
+                                                          perl = TRUE)))
+  n <- colSums(assoc$counts)[match(pairs, assoc$pair_labels)]
+  where <- if (length(pairs))
+    sprintf(" for the pair(s) of times %s, seen in %s cluster(s)", paste(pairs, collapse = ", "),
+            paste(n, collapse = ", ")) else ""
+  stop(sprintf(paste0("%s: the association model (\"%s\") has diverging log odds ratios (largest %.3g)%s, ",
+                      "whose tables cannot determine them; corstr = \"uniform\" or \"time.exch\" pools ",
+                      "the pairs' tables"), msg, corstr, max(abs(par[big])), where),
+       call. = FALSE)
 }
 
 # Independence estimating equations (the multinomial scores) solved by

@@ -242,6 +242,17 @@ format_duration <- function(secs) {
   sprintf("%.1f hours", secs / 3600)
 }
 
+# The error for a known covariance that is not positive semidefinite:
+# `what` names it, `detail` says how that showed. Kinships estimated from
+# genotypes with missing values often have small negative eigenvalues; the
+# remedy is named.
+stop_not_semidefinite <- function(what, detail = NULL) {
+  stop(sprintf(paste0("%s is not positive semidefinite%s; if its negative eigenvalues are estimation ",
+                      "or rounding error (a kinship from incomplete genotypes), give the nearest ",
+                      "matrix that is, Matrix::nearPD(K)$mat"),
+               what, if (is.null(detail)) "" else sprintf(" (%s)", detail)), call. = FALSE)
+}
+
 # The factor L (levels x r) of a dense, singular K = L L' by Cholesky
 # factorization with diagonal pivoting (cpp_known_pivoted_factor()), stopped
 # where every remaining variance is below 1e-10 of the largest: the rank r
@@ -258,8 +269,9 @@ known_low_rank_factor <- function(K, tm, max_rank = 0L) {
   nl <- nrow(K)
   if (f$remainder_min < -1e-8 * f$dmax || f$remainder_rq < -1e-8 * scale ||
       f$remainder_rq > nl * tol * f$dmax + 1e-8 * scale)
-    stop(sprintf("'covariance$%s' is not positive semidefinite (a direction of variance %.3g remains after its first %d pivots)",
-                 tm$g, min(f$remainder_min, f$remainder_rq), f$rank), call. = FALSE)
+    stop_not_semidefinite(sprintf("'covariance$%s'", tm$g),
+                          sprintf("a direction of variance %.3g remains after its first %d pivots",
+                                  min(f$remainder_min, f$remainder_rq), f$rank))
   if (f$rank == 0L)
     stop(sprintf("'covariance$%s' is zero", tm$g), call. = FALSE)
   f$L

@@ -291,8 +291,7 @@ covariance_factor <- function(K, g) {
   }
   e <- eigen(as.matrix((K + Matrix::t(K)) / 2), symmetric = TRUE)
   if (min(e$values) < -1e-8 * max(abs(e$values)))
-    stop(sprintf("'covariance$%s' is not positive semidefinite (smallest eigenvalue %.3g)",
-                 g, min(e$values)), call. = FALSE)
+    stop_not_semidefinite(sprintf("'covariance$%s'", g), sprintf("smallest eigenvalue %.3g", min(e$values)))
   L <- e$vectors %*% diag(sqrt(pmax(e$values, 0)), nrow(K))
   methods::as(Matrix::Matrix(L, sparse = TRUE), "CsparseMatrix")
 }
@@ -319,8 +318,8 @@ sparse_singular_factor <- function(Ks, g, max_block = 2000L) {
     idx <- which(comp == cc)
     e <- eigen(as.matrix(Ks[idx, idx, drop = FALSE]), symmetric = TRUE)
     if (min(e$values) < -1e-8 * max(abs(e$values), scale))
-      stop(sprintf("'covariance$%s' is not positive semidefinite (smallest eigenvalue %.3g)",
-                   g, min(e$values)), call. = FALSE)
+      stop_not_semidefinite(sprintf("'covariance$%s'", g),
+                            sprintf("smallest eigenvalue %.3g", min(e$values)))
     keep <- which(e$values > 1e-10 * scale)
     if (!length(keep)) next
     B <- e$vectors[, keep, drop = FALSE] %*% diag(sqrt(e$values[keep]), length(keep))

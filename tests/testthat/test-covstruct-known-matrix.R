@@ -193,7 +193,7 @@ test_that("propto() and equalto() refuse a matrix that does not fit the term, na
   rownames(Kr)[2] <- "zz"
   expect_error(glmm(yp ~ equalto(0 + sp | site, Kr), d, family = poisson), "no row named 's2'")
   Ks <- K - diag(2, nrow(K))
-  expect_error(glmm(yp ~ equalto(0 + sp | site, Ks), d, family = poisson), "not positive semi-definite")
+  expect_error(glmm(yp ~ equalto(0 + sp | site, Ks), d, family = poisson), "not positive semidefinite.*Matrix::nearPD")
   expect_error(glmm(yp ~ equalto(0 + sp | site, nothere), d, family = poisson), "could not be evaluated")
 })
 

@@ -119,6 +119,12 @@ test_that("a dense K that is not positive semidefinite is refused, low rank or n
   expect_lt(min(eigen(Kneg, symmetric = TRUE, only.values = TRUE)$values), 0)
   expect_error(glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = Kneg)),
                "'covariance$id' is not positive semidefinite", fixed = TRUE)
+  # the message names the usual remedy, and the remedy fits
+  expect_error(glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = Kneg)),
+               "Matrix::nearPD(K)$mat", fixed = TRUE)
+  Kpd <- Matrix::nearPD(Kneg)$mat
+  expect_true(is.finite(logLik(glmm(yb ~ x + (1 | id), s$data, family = binomial,
+                                    covariance = list(id = Kpd)))))
   # zero diagonal entries with a nonzero off-diagonal one
   K2 <- K
   K2[1, ] <- K2[, 1] <- 0

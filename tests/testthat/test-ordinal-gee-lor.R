@@ -243,3 +243,19 @@ test_that("local odds ratios GEE: the estimating equations, written out in R, va
   # for any cluster leaves components of order 1e-2 to 1.
   expect_lt(max(abs(U)), 1e-6)
 })
+
+test_that("a local-odds-ratio structure that diverges on a pair of times seen in two clusters says so and names the remedy", {
+  skip_if_not_installed("multgee")
+  data("arthritis", package = "multgee", envir = environment())
+  a <- na.omit(arthritis)
+  # time 5 kept only for two clusters, which are not observed at time 1
+  a2 <- a[!(a$time == 5 & a$id %in% a$id[a$time == 1]), ]
+  expect_error(gee(factor(y) ~ factor(trt) + age, data = a2, id = id, waves = time,
+                   family = cumulative, corstr = "category.exch"),
+               paste0("not positive definite: the association model \\(\"category.exch\"\\) has diverging ",
+                      "log odds ratios .* pair\\(s\\) of times 3-5, seen in 2 cluster\\(s\\).*",
+                      "corstr = \"uniform\" or \"time.exch\""))
+  # the remedy fits
+  expect_true(all(is.finite(coef(gee(factor(y) ~ factor(trt) + age, data = a2, id = id, waves = time,
+                                     family = cumulative, corstr = "uniform")))))
+})
