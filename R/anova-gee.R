@@ -123,7 +123,8 @@ gee_compare <- function(small, big, test, type) {
   j <- match(extra, names(bb))
   if (test == "wald") {
     V <- vcov(big, type = type)
-    stat <- drop(crossprod(bb[j], solve(V[j, j, drop = FALSE], bb[j])))
+    # (NA under separation, vcov.glmmgee_gee())
+    stat <- if (anyNA(V[j, j])) NA_real_ else drop(crossprod(bb[j], solve(V[j, j, drop = FALSE], bb[j])))
     return(list(df = length(j), stat = stat))
   }
   stop_if_pattern_fit(big, "anova(test = \"score\")")

@@ -103,7 +103,7 @@ gee_vcov_label <- function(object, V, std.err = object$std.err, label = se_label
   cheap <- c("san.se", "model", "md", "kc")
   held <- names(object$vcov)[vapply(object$vcov, Negate(is.null), TRUE)]
   for (type in unique(c(std.err, cheap, held))) {
-    W <- tryCatch(as.matrix(vcov(object, type = type)), error = function(e) NULL)
+    W <- tryCatch(suppressWarnings(as.matrix(vcov(object, type = type))), error = function(e) NULL)
     if (!is.null(W) && identical(dim(W), dim(V)) &&
         isTRUE(all.equal(unname(W), unname(V), tolerance = 1e-10)))
       return(label(type))

@@ -61,6 +61,8 @@ vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
   type <- match_std_err(type, "type")
   check_jackknife(type, object$nclusters, length(object$coefficients), length(object$alpha),
                   object$scale.fix, arg = "type")
+  sep <- gee_separation_na(object, type)
+  if (!is.null(sep)) return(sep)
   v <- object$vcov[[type]]
   if (!is.null(v)) return(v)
   if (!is.null(object$pattern))
@@ -76,6 +78,31 @@ vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
   nm <- names(object$coefficients)
   dimnames(v) <- list(nm, nm)
   v
+}
+
+# Under separation (gee()'s `$separation`) the coefficients named there
+# have no finite estimate, and the sandwich shrinks towards 0 along them
+# as their residuals vanish: any variance of such a fit is an artefact of
+# where the iterations stopped. As glmm() does, every entry is NA (the
+# limits for the other coefficients exist in principle, but with a working
+# correlation, small-sample corrections and jackknives they are not
+# clearly valid at the stopping point); warns naming the coefficients.
+# NULL for a fit without separation.
+gee_separation_na <- function(object, type) {
+  sep <- object$separation
+  if (!isTRUE(sep$separated)) return(NULL)
+  warning(gee_separation_warning(sep, type), call. = FALSE)
+  nm <- names(object$coefficients)
+  matrix(NA_real_, length(nm), length(nm), dimnames = list(nm, nm))
+}
+
+gee_separation_warning <- function(sep, type) {
+  terms <- sQuote(sep$terms, FALSE)
+  if (length(terms) > 10L) terms <- c(terms[1:10], sprintf("and %d more", length(terms) - 10L))
+  sprintf(paste0("separation: %s %s no finite estimate, so the %s variance is not estimable and every ",
+                 "standard error, interval and test of this fit is NA (as for glmm())"),
+          paste(terms, collapse = ", "), if (length(sep$terms) == 1L) "has" else "have",
+          se_label(type))
 }
 
 #' @rdname gee-methods
@@ -245,7 +272,9 @@ gee_print_footer <- function(x, digits) {
     cat(sprintf("Weighted for dropout at random: %s-level inverse probability weights from the dropout model %s (%d missed visit%s, %d cluster%s dropping out)\n",
                 sub("s$", "", d$level), paste(deparse(d$formula, width.cutoff = 500L), collapse = " "),
                 d$missed, if (d$missed == 1L) "" else "s", d$dropouts, if (d$dropouts == 1L) "" else "s"))
-  cat(if (x$converged) sprintf("Converged in %d iterations.\n", x$iter)
+  cat(if (x$converged && isTRUE(x$separation$separated))
+        sprintf("Steps became small after %d iterations, but under separation there is no finite root (see the note).\n", x$iter)
+      else if (x$converged) sprintf("Converged in %d iterations.\n", x$iter)
       else sprintf("NOT converged after %d iterations (last relative change %.3g).\n",
                    x$iter, x$delta))
   for (w in setdiff(x$warnings, grep("did not converge", x$warnings, value = TRUE)))
