@@ -47,6 +47,65 @@ test_that("quasi-complete separation by one factor level names that level only",
   expect_false(ok$separation$separated)
 })
 
+test_that("a separated gee fit reports NA standard errors, intervals and tests for every variance type", {
+  # The review's data: 20 clusters of 8, a random intercept, y = 0 for every
+  # row with trt = C. The robust SE of trtC shrinks towards 0 as trtC runs
+  # to -Inf (its residuals vanish): the exchangeable fit stopped with small
+  # steps and printed "Converged", SE 0.8, confint (-10.1, -6.9), an
+  # emmeans P(C) of 0.00015 and a chi-square of 128 for trt, all unwarned.
+  set.seed(1)
+  d <- data.frame(g = factor(rep(1:20, each = 8)), x = rnorm(160),
+                  trt = factor(sample(c("A", "B", "C"), 160, TRUE)))
+  d$y <- rbinom(160, 1, plogis(-0.3 + 0.4 * d$x + 0.5 * (d$trt == "B") + rnorm(20)[d$g]))
+  d$y[d$trt == "C"] <- 0
+  expect_warning(f <- gee(y ~ x + trt, id = g, data = d, family = binomial, corstr = "exchangeable"),
+                 "separation: the fixed effects 'trtC'")
+  expect_true(f$separation$separated)
+  expect_identical(f$separation$terms, "trtC")
+  msg <- "separation: 'trtC' has no finite estimate.*NA"
+  for (type in c("san.se", "model", "md", "kc", "jack", "df", "mbn")) {
+    expect_warning(V <- vcov(f, type = type), msg, info = type)
+    expect_true(all(is.na(V)), info = type)
+    expect_identical(dimnames(V), list(names(coef(f)), names(coef(f))))
+  }
+  # One warning per call, naming the coefficient; the estimates are kept.
+  w <- capture_warnings(s <- summary(f))
+  expect_length(w, 1L)
+  expect_match(w, msg)
+  expect_identical(s$coefficients[, "Estimate"], coef(f))
+  expect_true(all(is.na(s$coefficients[, -1L])))
+  out <- capture.output(print(s))
+  expect_false(any(grepl("Converged in", out)))
+  expect_match(out, "no finite root", all = FALSE)
+  expect_warning(ci <- confint(f, type = "md"), msg)
+  expect_true(all(is.na(ci)))
+  expect_warning(td <- tidy(f, conf.int = TRUE), msg)
+  expect_true(all(is.na(td[c("std.error", "statistic", "p.value", "conf.low", "conf.high")])))
+  expect_warning(a <- anova(f), msg)
+  expect_true(all(is.na(a$Chisq)))
+  f0 <- gee(y ~ x, id = g, data = d, family = binomial, corstr = "exchangeable")
+  expect_warning(a2 <- anova(f0, f), msg)
+  expect_true(is.na(a2$Chisq[2L]))
+  expect_warning(p <- predict(f, type = "response", se.fit = TRUE), msg)
+  expect_true(all(is.na(p$se.fit)))
+  if (requireNamespace("emmeans", quietly = TRUE)) {
+    expect_warning(em <- summary(emmeans::emmeans(f, ~ trt, type = "response")), msg)
+    expect_true(all(is.na(em$SE)) && all(is.na(em$asymp.LCL)))
+  }
+  # Complete separation: vcov was exactly [[1, 0], [0, 0]], z = Inf and a
+  # confint of zero width.
+  set.seed(2)
+  dc <- data.frame(g = rep(1:30, each = 6), x = rnorm(180))
+  dc$y <- as.numeric(dc$x > 0)
+  suppressWarnings(fc <- gee(y ~ x, data = dc, id = g, family = binomial, corstr = "exchangeable"))
+  expect_warning(ci <- confint(fc), "separation: '\\(Intercept\\)', 'x' have no finite estimate")
+  expect_true(all(is.na(ci)))
+  # A fit without separation is untouched: finite, and no warning.
+  expect_no_warning(V0 <- vcov(f0, type = "md"))
+  expect_true(all(is.finite(V0)))
+  expect_false(f0$separation$separated)
+})
+
 test_that("poisson: a level with no events is separation too; gaussian is never checked", {
   set.seed(22)
   d <- data.frame(g = rep(1:30, each = 4), h = factor(rep(c("a", "b", "c"), 40)), x = rnorm(120))
