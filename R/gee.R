@@ -303,7 +303,12 @@
 #' program (see [glmm()]); under separation the estimating equations have no
 #' finite root, so the fit warns with the terms involved (or, when the engine
 #' cannot continue, stops with that message). `$separation` records the
-#' check, and its warning is kept in `$warnings`. The ordinal GEE
+#' check, and its warning is kept in `$warnings`. The small standard errors
+#' such a fit would show are an artefact (the sandwich of a coefficient on
+#' its way to infinity shrinks to 0), so, as for [glmm()], `vcov()` of every
+#' type is `NA`, with a warning naming the coefficients, and so are the
+#' standard errors, intervals and tests of `summary()`, `confint()`,
+#' `tidy()`, `anova()` and emmeans. The ordinal GEE
 #' (`family = cumulative()`) is checked in the same way as cumulative link
 #' mixed models (see [glmm()]); under separation its warning replaces the
 #' engine's, which are kept in `$warnings_separation`.

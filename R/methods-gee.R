@@ -29,7 +29,8 @@
 #' @param digits number of significant digits to print.
 #' @param ... further fits (for `anova()`); otherwise not used: an argument
 #'   given here is an error.
-#' @return `vcov()`: a covariance matrix. `confint()`: a matrix of Wald
+#' @return `vcov()`: a covariance matrix (`NA`, with a warning, for a fit
+#'   with separation, see "Checks on the data" in [gee()]). `confint()`: a matrix of Wald
 #'   limits. `predict()`: a vector, or a list with `fit` and `se.fit`.
 #'   `residuals()`, `fitted()`: vectors padded by `na.action` (see
 #'   [stats::naresid()]). `summary()`: an object with a print method.
