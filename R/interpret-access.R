@@ -148,21 +148,24 @@ view_label <- function(view) {
 # NA rows (parameters on a boundary) set to zero, i.e. treated as known;
 # `star` the standardized covariance for delta_cov() where the fit kept one.
 fit_parameters <- function(fit) {
-  if (is_glmm(fit)) {
-    V <- fit$cov_theta
-    if (all(is.na(V))) {
-      sep <- fit$separation
-      why <- if (isTRUE(sep$separated))
-        sprintf("the fit is separated (%s): its coefficients have no finite estimate, so the Hessian is singular and ",
-                paste(sQuote(sep$terms, FALSE), collapse = ", "))
-      else "the Hessian is not negative definite, so "
-      stop("the fit has no covariance of its parameters: ", why,
-           "standard errors are unavailable (se = \"none\" gives the estimates alone)", call. = FALSE)
-    }
+  glmm <- is_glmm(fit)
+  V <- if (glmm) fit$cov_theta else if (is_gee(fit)) gee_vcov_quiet(fit)
+  if ((glmm || length(V)) && all(is.na(V))) {
+    # (glmm: a singular Hessian; gee: NA by vcov.glmmgee_gee() under separation)
+    sep <- fit$separation
+    why <- if (isTRUE(sep$separated))
+      sprintf("the fit is separated (%s): its coefficients have no finite estimate, so %s and ",
+              paste(sQuote(sep$terms, FALSE), collapse = ", "),
+              if (glmm) "the Hessian is singular" else "the variance is not estimable")
+    else "the Hessian is not negative definite, so "
+    stop("the fit has no covariance of its parameters: ", why,
+         "standard errors are unavailable (se = \"none\" gives the estimates alone)", call. = FALSE)
+  }
+  if (glmm) {
     V[is.na(V)] <- 0
     list(theta = fit$theta, vcov = V, p = length(fit$coefficients), star = cov_star_of(fit))
   } else {
-    list(theta = fit$coefficients, vcov = stats::vcov(fit), p = length(fit$coefficients),
+    list(theta = fit$coefficients, vcov = V %||% stats::vcov(fit), p = length(fit$coefficients),
          star = if (is_gee(fit)) cov_star_of(fit))
   }
 }

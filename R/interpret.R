@@ -146,7 +146,7 @@ estimates_of <- function(fit, caller, vcov = NULL, cluster = NULL) {
          source = if (is.null(V)) "GLMM" else paste0("GLMM; standard errors: ", attr(V, "label")),
          separation = fit$separation, binary = binary_columns(fit), far = far_zero_partners(fit))
   } else
-    list(coef = fit$coefficients, vcov = stats::vcov(fit), family = fit$family,
+    list(coef = fit$coefficients, vcov = gee_vcov_quiet(fit), family = fit$family,
          view = "marginal", source = sprintf("GEE, %s standard errors", se_label(fit$std.err)),
          separation = fit$separation, binary = binary_columns(fit), far = far_zero_partners(fit))
 }

@@ -97,6 +97,13 @@ gee_separation_na <- function(object, type) {
   matrix(NA_real_, length(nm), length(nm), dimnames = list(nm, nm))
 }
 
+# vcov() of a gee fit for callers that name the separation themselves
+# (odds_ratios(), standardize()): without vcov()'s own warning about it.
+gee_vcov_quiet <- function(fit) {
+  withCallingHandlers(stats::vcov(fit), warning = function(w)
+    if (startsWith(conditionMessage(w), "separation: ")) invokeRestart("muffleWarning"))
+}
+
 gee_separation_warning <- function(sep, type) {
   terms <- sQuote(sep$terms, FALSE)
   if (length(terms) > 10L) terms <- c(terms[1:10], sprintf("and %d more", length(terms) - 10L))
