@@ -20,7 +20,13 @@
 #' chi-square p-value is conservative (Self and Liang 1987). Between fits
 #' whose random-effect distributions differ (`ranef_dist`, see
 #' [ranef-distributions]) the statistic is shown without a p-value, with a
-#' warning: its reference distribution is not chi-squared.
+#' warning: its reference distribution is not chi-squared. Penalized fits
+#' (`penalized = TRUE` in [glmm()]) are compared only with each other, and
+#' likewise without a p-value: their log-likelihoods (without the prior) are
+#' taken at the penalized maxima, so twice their difference is no
+#' likelihood-ratio statistic, has no chi-square reference and can be
+#' negative (the prior pulls harder as coefficients are added); a penalized
+#' fit and a maximum-likelihood fit together are an error.
 #'
 #' With one fit, Wald chi-square tests of each fixed-effect term (all the
 #' columns a term contributes to the model matrix, tested jointly), from
@@ -88,24 +94,28 @@ anova.glmmgee_glmm <- function(object, ..., vcov = NULL, cluster = NULL) {
   # structure is no label.
   if (anyDuplicated(labels) || any(nchar(labels) > 200L)) labels <- paste0("model", seq_along(fits))
   check_same_data(fits)
+  pen <- penalized_fits(fits, labels)
   fits <- anova_ml_fits(fits)
   ll <- vapply(fits, function(f) as.numeric(logLik(f)), 1)
   npar <- vapply(fits, function(f) attr(logLik(f), "df"), 1)
   ord <- order(npar)
   ll <- ll[ord]; npar <- npar[ord]; fits <- fits[ord]; labels <- labels[ord]
-  check_nested(fits, labels)
+  check_nested(fits, labels, penalized = pen)
   chisq <- c(NA, 2 * diff(ll))
   df <- c(NA, diff(npar))
   p <- ifelse(!is.na(df) & df > 0, stats::pchisq(chisq, df, lower.tail = FALSE), NA_real_)
   dist_change <- ranef_dist_changes(fits, labels)
   p[dist_change$rows] <- NA_real_
+  if (pen) p[] <- NA_real_
   tab <- data.frame(npar = npar,
                     AIC = vapply(fits, stats::AIC, 1), BIC = vapply(fits, stats::BIC, 1),
                     logLik = ll, deviance = -2 * ll, Chisq = chisq, Df = df,
                     `Pr(>Chisq)` = p, check.names = FALSE, row.names = labels)
   forms <- vapply(seq_along(fits), function(i)
     paste0(labels[i], ": ", model_formulas_label(fits[[i]])), "")
-  head <- c("Likelihood-ratio tests between GLMM fits\n", paste0(forms, collapse = "\n"), "\n")
+  head <- c(if (pen) paste0("Comparison of penalized GLMM fits (penalized = TRUE): log-likelihoods without ",
+                            "the prior, at the penalized maxima; no chi-square reference, so no p-value\n")
+            else "Likelihood-ratio tests between GLMM fits\n", paste0(forms, collapse = "\n"), "\n")
   # A warning, as AIC() gives: the default nAGQ differs with the number of
   # random-effect terms, so dropping a term can change the approximation,
   # and the approximation error then enters the statistic.
@@ -119,11 +129,33 @@ anova.glmmgee_glmm <- function(object, ..., vcov = NULL, cluster = NULL) {
             call. = FALSE)
     head <- c(head, "Note: the fits use different approximations to the likelihood\n")
   }
+  if (pen)
+    warning(paste0("anova(): the fits are penalized (penalized = TRUE): Chisq is twice the difference of ",
+                   "their log-likelihoods without the prior, taken at the penalized maxima, not a ",
+                   "likelihood-ratio statistic; it has no chi-square reference distribution and can ",
+                   "be negative (the prior pulls harder as coefficients are added), so it is shown ",
+                   "without a p-value. Test by maximum-likelihood fits where their estimates exist"),
+            call. = FALSE)
   if (length(dist_change$rows)) {
     warning(dist_change$message, call. = FALSE)
     head <- c(head, "Note: no p-value between fits with different random-effect distributions\n")
   }
   structure(tab, heading = head, class = c("anova", "data.frame"))
+}
+
+# Whether anova()'s fits are penalized (penalized = TRUE): all or none. A
+# penalized fit's log-likelihood is taken at the posterior mode, so it is
+# not comparable with a maximum-likelihood fit's.
+penalized_fits <- function(fits, labels) {
+  pen <- vapply(fits, function(f) !is.null(.subset2(f, "penalty")), TRUE)
+  if (any(pen) && !all(pen))
+    stop(sprintf(paste0("anova(): %s %s penalized (penalized = TRUE) but %s %s not: a penalized fit's ",
+                        "log-likelihood is taken at the penalized maximum, not the maximum-likelihood ",
+                        "one, so the two are not comparable; fit all the models the same way"),
+                 paste(labels[pen], collapse = ", "), if (sum(pen) > 1L) "are" else "is",
+                 paste(labels[!pen], collapse = ", "), if (sum(!pen) > 1L) "are" else "is"),
+         call. = FALSE)
+  all(pen)
 }
 
 # The rows of anova()'s table (fits sorted, named `labels`) whose fit and
@@ -234,7 +266,7 @@ wald_terms_robust <- function(object, robust, asg, factors, labs, beta) {
 # Consecutive fits (sorted by number of parameters) must be nested: same
 # family, the smaller fixed-effects design in the column space of the
 # larger, the smaller random-effect terms among the larger's.
-check_nested <- function(fits, labels) {
+check_nested <- function(fits, labels, penalized = FALSE) {
   for (i in seq_along(fits)[-1L]) {
     small <- fits[[i - 1L]]
     big <- fits[[i]]
@@ -248,7 +280,8 @@ check_nested <- function(fits, labels) {
                              "test has 0 degrees of freedom and tests nothing; compare their ",
                              "log-likelihoods (or AIC) directly"), labels[i - 1L], labels[i]),
               call. = FALSE)
-    else if (as.numeric(logLik(big)) < as.numeric(logLik(small)) - 1e-6)
+    # (Penalized fits: anova() says why their statistic can be negative.)
+    else if (!penalized && as.numeric(logLik(big)) < as.numeric(logLik(small)) - 1e-6)
       warning(sprintf(paste0("%s has more parameters than %s but a lower log-likelihood ",
                              "(%.6g < %.6g): one of the fits did not reach its maximum; the ",
                              "chi-square statistic is negative and the test is not valid"),

@@ -88,3 +88,20 @@ check_threads <- function(x, fun, arg) {
   }
   as.integer(x)
 }
+
+# gee()'s `...` are control settings (gee_control()). An argument of glmm()
+# that gee() does not offer (penalized, nAGQ, ...) is named as such, not
+# called an unknown control setting.
+gee_dots_glmm_only <- function(...) {
+  nm <- ...names()
+  other <- setdiff(intersect(nm, names(formals(glmm))),
+                   c(names(formals(gee_control)), names(formals(gee))))
+  if (!length(other)) return(invisible())
+  stop(sprintf("gee() has no argument %s: %s of glmm(), not offered by gee()%s",
+               paste(sQuote(other, FALSE), collapse = ", "),
+               if (length(other) > 1L) "these are arguments" else "an argument",
+               if ("penalized" %in% other)
+                 paste0(". gee() has no penalized fit: for separated data, remove or merge the ",
+                        "separated terms or levels, or fit the conditional model with glmm(..., ",
+                        "penalized = TRUE)") else ""), call. = FALSE)
+}

@@ -441,6 +441,7 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   if (missing(id))
     stop("'id' is missing: give the cluster identifier, a column of 'data' or a vector",
          call. = FALSE)
+  gee_dots_glmm_only(...)  # control.R
   if (!missing(control) && ...length())
     stop("give control settings either in 'control' or as extra arguments, not both",
          call. = FALSE)

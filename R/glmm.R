@@ -244,7 +244,8 @@
 #'   ([cumulative()]) take the same prior on their coefficients
 #'   \eqn{\beta} only, never on the thresholds (see [ordinal-glmm]). As for
 #'   other penalized fits, `logLik()` is the log-likelihood without the
-#'   prior and `$penalty` holds the prior, the log prior and the penalized
+#'   prior (GLMMadaptive's includes it, so its AIC differs: see
+#'   [AIC()][AIC.glmmgee_glmm]) and `$penalty` holds the prior, the log prior and the penalized
 #'   objective. Not available with a known `covariance` (an error).
 #' @param contrasts A named list of contrasts for factors of the fixed
 #'   effects, as [glm()]'s, `lme4::glmer()`'s and `glmmTMB::glmmTMB()`'s
@@ -344,24 +345,6 @@
 #'   and `laplace_validity` (points refused where the Laplace approximation
 #'   breaks down, and `restarts` from small count-part standard deviations
 #'   after the search ran into them).
-#' @section The optimum:
-#' The optimizer works on centred and scaled copies of the fixed- and
-#' random-effect designs, and of the `ziformula` and `dispformula` designs
-#' (a covariate is centred only within a covariance
-#' block that has an intercept, since otherwise centring changes the model)
-#' and maps the optimum back exactly, so neither the estimates nor the
-#' log-likelihood depend on how covariates are centred or in which units
-#' they are measured. For adaptive quadrature with several random effects
-#' the approximation is evaluated on that standardized design (a product
-#' quadrature rule is not invariant to rotations of the random effects).
-#' On one grouping factor, from 8 million entries of the fixed-effects
-#' design (`options(glmmgee.design_map_entries =)`), no copy of it is made
-#' where no covariate's mean lies beyond 10 standard deviations from zero:
-#' the map is applied to the coefficients instead, the same function to
-#' rounding, at a quarter of a gigabyte less per three columns at ten
-#' million rows.
-#' A variance at zero or a correlation at +/-1 is accepted only after
-#' restarts from interior points find no higher log-likelihood.
 #' @references
 #' Albert, A. and Anderson, J. A. (1984). On the existence of maximum
 #' likelihood estimates in logistic regression models. *Biometrika* 71,

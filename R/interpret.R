@@ -144,7 +144,8 @@ estimates_of <- function(fit, caller, vcov = NULL, cluster = NULL) {
     list(coef = fit$coefficients, vcov = V %||% fit$vcov, family = fit$family,
          view = "conditional",
          source = if (is.null(V)) "GLMM" else paste0("GLMM; standard errors: ", attr(V, "label")),
-         separation = fit$separation, binary = binary_columns(fit), far = far_zero_partners(fit))
+         separation = fit$separation, penalized = !is.null(.subset2(fit, "penalty")),
+         binary = binary_columns(fit), far = far_zero_partners(fit))
   } else
     list(coef = fit$coefficients, vcov = gee_vcov_quiet(fit), family = fit$family,
          view = "marginal", source = sprintf("GEE, %s standard errors", se_label(fit$std.err)),
@@ -257,7 +258,11 @@ ratio_table <- function(est, level, parm, measure, delta = 1) {
                     conf.low = unname(exp(b - z * se)), conf.high = unname(exp(b + z * se)),
                     p.value = unname(p),
                     stringsAsFactors = FALSE)
-  bad <- unbounded_terms(b, se, est$separation)
+  # A penalized fit's separated coefficients are finite, set by the prior:
+  # said once, and not called unbounded.
+  pen_sep <- if (isTRUE(est$penalized) && isTRUE(est$separation$separated))
+    intersect(parm, est$separation$terms) else character()
+  bad <- setdiff(unbounded_terms(b, se, if (!isTRUE(est$penalized)) est$separation), pen_sep)
   # A finite, well-determined coefficient (|z| > 2, no separation) whose
   # exp() overflows or that the drift heuristic caught only by its size is
   # a covariate in small units (x * 1e-6: one unit is a step of 1e6 on the
@@ -295,6 +300,12 @@ ratio_table <- function(est, level, parm, measure, delta = 1) {
                     paste(format(signif(b[units], 3)), collapse = ", "),
                     if (all(dl[units] == 1)) "unit" else "step",
                     delta_hint(units, b[units] / dl[units])), call. = FALSE)
+  if (length(pen_sep))
+    warning(sprintf(paste0("%s for %s: the data are separated, but the fit is penalized (penalized = ",
+                           "TRUE), so the coefficients are finite but set largely by the prior ",
+                           "(posterior mode), not by the data: the ratio and its interval reflect ",
+                           "the prior"), measure, paste(sQuote(pen_sep, FALSE), collapse = ", ")),
+            call. = FALSE)
   if (length(bad))
     warning(sprintf(paste0("%s for %s: no finite estimate (the fit is separated or the coefficient ",
                            "is on its way to +/-Inf), so the ratio, its interval and p-value are ",

@@ -22,6 +22,15 @@
 #' `nAGQ = 1` (e.g. `AIC(fit_plain, fit_known, nAGQ = 1)`). The check needs
 #' the fits in one call: `AIC(f1)` and `AIC(f2)` apart cannot warn.
 #'
+#' For a penalized fit (`penalized = TRUE` of [glmm()]) the criteria use
+#' [logLik()], the log-likelihood without the prior at the penalized
+#' estimates, and count every parameter as a free one (the prior's shrinkage
+#' is not counted as fewer degrees of freedom). GLMMadaptive's `logLik()`
+#' of a penalized fit includes the log prior, so its AIC of the same model
+#' differs by twice the log prior (`2 * fit$penalty$value`; 11.8 on one
+#' separated binary data set). Compare penalized fits with each other only,
+#' with the same prior.
+#'
 #' @param object,... Fits from [glmm()] (and other models with a
 #'   [logLik()] method).
 #' @param k Penalty per parameter (2 for AIC).

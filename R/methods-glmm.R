@@ -30,6 +30,10 @@ nlme::VarCorr
 #' `NA` for parameters on a boundary). `logLik()` is the full log-likelihood
 #' with every normalizing constant, so [AIC()] and [BIC()] are comparable
 #' across `nAGQ`, families and packages; its `df` counts all parameters.
+#' For a penalized fit (`penalized = TRUE` of [glmm()]) it is the
+#' log-likelihood without the prior, at the penalized estimates:
+#' GLMMadaptive's `logLik()` includes the log prior, so its value and AIC
+#' differ from these (see [AIC()][AIC.glmmgee_glmm]).
 #' `model.matrix(type = "random")` gives the sparse n x (M q) random-effects
 #' design (M clusters with an observation of positive weight, as `ngroups`
 #' and [ranef()]), clusters in the order of the levels, the q terms of each cluster

@@ -201,7 +201,9 @@ glmm_blocks <- function(x) {
 print_common <- function(x, digits) {
   print_header(x)
   crit <- fit_criteria(x)
-  print(signif(crit[c("logLik", "AIC", "BIC")], digits + 2L), digits = digits + 2L)
+  # Not signif() first: that rounds each value alone and print() then pads
+  # it with zeros to the common decimals (AIC 147.1215 shown as 147.1220).
+  print(crit[c("logLik", "AIC", "BIC")], digits = digits + 2L)
   cat("Random effects:\n")
   print(VarCorr(x), digits = digits, comp = "Std.Dev.")
   print_family_par(x$family_par, digits)
@@ -257,8 +259,7 @@ summary_common <- function(object, V = NULL) {
 print_common_summary <- function(x, digits, signif.stars, ...) {
   print_header(x)
   cat("\n")
-  print(signif(x$criteria[c("AIC", "BIC", "logLik", "deviance")], digits + 2L),
-        digits = digits + 2L)
+  print(x$criteria[c("AIC", "BIC", "logLik", "deviance")], digits = digits + 2L)
   if (!anyNA(x$resid_quantiles)) {
     cat("\nScaled Pearson residuals:\n")
     rq <- stats::setNames(x$resid_quantiles, c("Min", "1Q", "Median", "3Q", "Max"))

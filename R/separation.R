@@ -297,14 +297,14 @@ separation_message <- function(sep, family, model = "glmm") {
   sprintf(paste0(if (zero) "separation in the zero part: its coefficients"
                  else "separation: the fixed effects", " %s predict %d observation(s) perfectly (%s), ",
                  "so %s and these coefficients drift to +/-Inf; their estimates and standard ",
-                 "errors are meaningless. Remove or merge the offending terms or levels, or ",
-                 "use a penalized fit%s"),
+                 "errors are meaningless. Remove or merge the offending terms or levels%s"),
           paste(terms, collapse = ", "), sep$nobs, what, why,
-          if (model == "gee") " (e.g. Firth)"
-          else if (zero) paste0(": glmm(..., penalized = list(pen_zi = TRUE)), a Student-t prior on the ",
+          if (model == "gee") paste0(" (gee() offers no penalized fit; glmm(..., penalized = TRUE) fits ",
+                                     "the conditional model with a Student-t prior on the fixed effects)")
+          else if (zero) paste0(", or use a penalized fit: glmm(..., penalized = list(pen_zi = TRUE)), a Student-t prior on the ",
                                 "zero part's coefficients (penalized = TRUE alone penalizes the ",
                                 "conditional part only, as GLMMadaptive)")
-          else ": glmm(..., penalized = TRUE), a Student-t prior on the fixed effects")
+          else ", or use a penalized fit: glmm(..., penalized = TRUE), a Student-t prior on the fixed effects")
 }
 
 # Separation in the zero part of a zero-inflated or hurdle model (`kind`

@@ -394,19 +394,27 @@ bootstrap_means <- function(fit, ev, m, sampled, nrows, B, cores, cl, progress, 
 
 # Why a standardization may not mean what it prints: a separated fit (its
 # coefficients drift to +/-Inf, so predicted risks of exactly 0 or 1 and
-# intervals of zero width, e.g. a risk difference of 1 with CI [1, 1]), or
+# intervals of zero width, e.g. a risk difference of 1 with CI [1, 1]; a
+# penalized one's are finite but set by the prior), or
 # binary means at 0 or 1 for another reason. Returned as warning texts.
 standardize_trouble <- function(fit, m, labels, binary) {
   out <- character()
   sep <- fit$separation
-  if (isTRUE(sep$separated))
+  pen <- !is.null(.subset2(fit, "penalty"))
+  if (isTRUE(sep$separated) && pen)
+    out <- c(out, sprintf(paste0("the data are separated (%s), but the fit is penalized (penalized = TRUE): ",
+                                 "its coefficients are finite but set largely by the prior (posterior ",
+                                 "mode), not by the data, so the standardized means and their ",
+                                 "intervals reflect the prior"),
+                          paste(sQuote(sep$terms, FALSE), collapse = ", ")))
+  else if (isTRUE(sep$separated))
     out <- c(out, sprintf(paste0("the fit is separated (%s): its coefficients have no finite estimate, ",
                                  "so the standardized means, their contrasts and intervals are not ",
                                  "meaningful (risks of 0 or 1 with intervals of zero width)"),
                           paste(sQuote(sep$terms, FALSE), collapse = ", ")))
   # (A log-binomial mean above 1 is not a probability: standardize_binlog_over().)
   edge <- binary & (m < 1e-6 | (m > 1 - 1e-6 & m <= 1))
-  if (any(edge) && !isTRUE(sep$separated))
+  if (any(edge) && (pen || !isTRUE(sep$separated)))
     out <- c(out, sprintf(paste0("standardized risk(s) at %s are within 1e-6 of 0 or 1: the delta-method ",
                                  "intervals of these means and their contrasts collapse and are not ",
                                  "meaningful"), paste(labels[edge], collapse = ", ")))

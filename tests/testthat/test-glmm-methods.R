@@ -518,6 +518,17 @@ test_that("print and summary report the approximation, effects and notes", {
   bad$optinfo$warnings <- "singular fit: a random-effect variance is estimated at zero"
   expect_output(print(bad), "Note:.*singular fit")
   expect_output(print(summary(bad)), "singular fit")
+  # AIC is shown rounded to its shown decimals, not rounded to 6 significant
+  # digits and then padded with zeros (194.0526 printed as 194.0530).
+  shown <- function(out) {
+    i <- grep("AIC", out)[1L]
+    v <- strsplit(trimws(out[i + 1L]), " +")[[1L]]
+    v[match("AIC", strsplit(trimws(out[i]), " +")[[1L]])]
+  }
+  for (a in list(shown(out), shown(so))) {
+    k <- nchar(sub("^[^.]*\\.?", "", a))
+    expect_equal(as.numeric(a), round(AIC(fit_cbpp), k))
+  }
 })
 
 test_that("fitted and residuals are padded under na.exclude", {

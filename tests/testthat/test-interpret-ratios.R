@@ -120,3 +120,22 @@ test_that("odds_ratios() of a well-determined coefficient in tiny units says to 
   fs <- suppressWarnings(glmm(ysep ~ x + (1 | g), d, binomial))
   expect_warning(odds_ratios(fs), "no finite estimate \\(the fit is separated")
 })
+
+test_that("odds_ratios() of a penalized separated fit says the ratio is set by the prior, not that it is infinite", {
+  # The warning called the penalized (finite) odds ratio "no finite
+  # estimate ... meaningless", contradicting the fit's own note.
+  set.seed(4)
+  d <- data.frame(g = factor(rep(1:20, each = 8)), x = rnorm(160),
+                  trt = factor(rep(c("A", "B", "C"), length.out = 160)))
+  d$y <- rbinom(160, 1, plogis(0.5 * d$x + rnorm(20)[d$g]))
+  d$y[d$trt == "C"] <- 0
+  fp <- suppressWarnings(glmm(y ~ x + trt + (1 | g), d, binomial, penalized = TRUE))
+  w <- character()
+  o <- withCallingHandlers(odds_ratios(fp), warning = function(cond) {
+    w <<- c(w, conditionMessage(cond)); invokeRestart("muffleWarning")
+  })
+  expect_length(w, 1L)
+  expect_match(w, "'trtC'.*penalized.*finite but set largely by the prior")
+  expect_false(grepl("no finite estimate|meaningless", w))
+  expect_true(all(is.finite(o$estimate)) && all(is.finite(o$conf.low)))
+})

@@ -173,3 +173,19 @@ test_that("standardize() bad input: clear errors naming the argument", {
   mf <- gee_fit(cbind(1, as.numeric(d$late)), as.numeric(d$y == "y"), d$ID, family = binomial)
   expect_error(standardize(mf, "late"), "formula interface")
 })
+
+test_that("standardize() of a penalized separated fit says the means are set by the prior, not infinite", {
+  set.seed(4)
+  d <- data.frame(g = factor(rep(1:20, each = 8)), x = rnorm(160),
+                  trt = factor(rep(c("A", "B", "C"), length.out = 160)))
+  d$y <- rbinom(160, 1, plogis(0.5 * d$x + rnorm(20)[d$g]))
+  d$y[d$trt == "C"] <- 0
+  fp <- suppressWarnings(glmm(y ~ x + trt + (1 | g), d, binomial, penalized = TRUE))
+  w <- character()
+  s <- withCallingHandlers(standardize(fp, "trt"), warning = function(cond) {
+    w <<- c(w, conditionMessage(cond)); invokeRestart("muffleWarning")
+  })
+  expect_length(w, 1L)
+  expect_match(w, "penalized.*finite but set largely by the prior")
+  expect_false(grepl("no finite estimate", w))
+})

@@ -21,6 +21,12 @@ test_that("complete separation is named, warned and recorded (glmm), an error fo
                all = FALSE)
   expect_identical(ge$separation$terms, c("(Intercept)", "x"))
   expect_match(ge$warnings, "^separation:", all = FALSE)
+  # gee() has no penalized fit: the warning names one that exists, and
+  # gee(penalized = TRUE) is refused as a glmm() argument, not a control one.
+  expect_false(any(grepl("Firth", w2)))
+  expect_match(w2, "gee\\(\\) offers no penalized fit; glmm\\(\\.\\.\\., penalized = TRUE\\)", all = FALSE)
+  expect_error(gee(y ~ x, data = d, id = g, family = binomial, penalized = TRUE),
+               "gee\\(\\) has no argument 'penalized': an argument of glmm\\(\\), not offered by gee\\(\\)")
   # glm only says that fitted probabilities are 0 or 1.
   expect_match(capture_warnings(glm(y ~ x, binomial, d)), "numerically 0 or 1", all = FALSE)
 })

@@ -105,3 +105,27 @@ test_that("penalized = TRUE with a known covariance is refused for what it is", 
                     covariance = list(g = K)),
                "'penalized' = TRUE is not available with a known covariance")
 })
+
+test_that("anova() of penalized fits: labelled, no p-value, and no mix with a maximum-likelihood fit", {
+  # The table said "Likelihood-ratio tests" and gave a p-value for a
+  # statistic that can be negative, blaming non-convergence.
+  set.seed(1)
+  d <- data.frame(g = factor(rep(1:30, each = 10)), x = rnorm(300), z = rnorm(300))
+  d$y <- rbinom(300, 1, plogis(-4 + 5 * d$x + rnorm(30)[d$g]))
+  # (both fits put the random-intercept variance at zero: a note, not the point)
+  f0 <- suppressWarnings(glmm(y ~ x + (1 | g), d, family = binomial, penalized = TRUE))
+  f1 <- suppressWarnings(glmm(y ~ x + z + (1 | g), d, family = binomial, penalized = TRUE))
+  f0ml <- suppressWarnings(glmm(y ~ x + (1 | g), d, family = binomial))
+  w <- character()
+  a <- withCallingHandlers(anova(f0, f1), warning = function(cond) {
+    w <<- c(w, conditionMessage(cond)); invokeRestart("muffleWarning")
+  })
+  expect_true(all(is.na(a[["Pr(>Chisq)"]])))
+  expect_equal(a$Chisq[2], 2 * (as.numeric(logLik(f1)) - as.numeric(logLik(f0))))
+  expect_match(attr(a, "heading")[1], "penalized GLMM fits")
+  expect_false(grepl("Likelihood-ratio tests", attr(a, "heading")[1]))
+  expect_length(w, 1L)
+  expect_match(w, "penalized.*no chi-square reference distribution.*can be negative")
+  expect_false(grepl("did not reach its maximum", w))
+  expect_error(anova(f0ml, f1), "f1 is penalized \\(penalized = TRUE\\) but f0ml is not")
+})
