@@ -130,7 +130,8 @@ ordinal_gee_anova_terms <- function(object, type) {
   V <- vcov(object, type = type)[-seq_len(k1), -seq_len(k1), drop = FALSE]
   wald_term_table(b, V, asgn, attr(object$terms, "factors"), labs,
                   sprintf("Wald tests of terms, type II: each after the thresholds and the terms that do not contain it (%s variance)\n",
-                          type))
+                          type),
+                  clusters = if (type == "robust") object$nclusters)
 }
 
 ordinal_gee_compare <- function(small, big, test, type) {

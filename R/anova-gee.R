@@ -105,7 +105,8 @@ gee_anova_terms <- function(object, type) {
   V <- vcov(object, type = type)
   wald_term_table(b, V, asgn, attr(object$terms, "factors"), labs,
                   sprintf("Wald tests of terms, type II: each after the terms that do not contain it (%s variance)\n",
-                          se_label(type)))
+                          se_label(type)),
+                  clusters = if (type != "model") object$nclusters)
 }
 
 gee_compare <- function(small, big, test, type) {

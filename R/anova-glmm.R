@@ -248,6 +248,7 @@ wald_terms_robust <- function(object, robust, asg, factors, labs, beta) {
   rows <- lapply(seq_along(labs), function(k) {
     L <- type2_hypothesis(k, asg, factors, V)
     if (is.null(L)) return(c(NA, NA, NA, NA))
+    if (!is.matrix(L)) return(c(sum(asg == k), NA, NaN, NA))
     C <- matrix(0, nrow(L), P)
     C[, seq_along(beta)] <- L
     r <- robust_htz(drop(L %*% unname(beta)), L %*% V %*% t(L), robust$cross(C))
@@ -256,6 +257,9 @@ wald_terms_robust <- function(object, robust, asg, factors, labs, beta) {
   tab <- as.data.frame(matrix(as.numeric(unlist(rows)), ncol = 4L, byrow = TRUE))
   names(tab) <- c("Df", "Den Df", "F", "Pr(>F)")
   rownames(tab) <- labs
+  bad <- is.nan(tab$F)
+  tab$F[bad] <- NA
+  if (any(bad)) wald_singular_warning(labs[bad], robust$clusters, length(beta))
   structure(tab, heading = c(paste0(sprintf("Wald F tests of the fixed-effect terms, type II (each after the terms that do not contain it), with the %s\n",
                                             robust$label),
                                     "Hotelling T-squared approximation (HTZ); a one-column term contained in no other is tested by the t test of summary(vcov = )\n"),

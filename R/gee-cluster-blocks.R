@@ -55,12 +55,27 @@ gee_cluster_blocks <- function(object, what) {
     if (is.null(ch))
       stop(sprintf("%s: the working covariance of cluster %s is not positive definite",
                    what, object$id.levels[d$id[r[1L]]]), call. = FALSE)
-    list(rows = r, D = X[r, , drop = FALSE] * dmu[r], e = e[r], a = a[r], R = Rk,
-         Vinv = chol2inv(ch), V = V, pos = pos[r], logdet = 2 * sum(log(diag(ch))))
+    Dk <- X[r, , drop = FALSE] * dmu[r]
+    list(rows = r, D = Dk, e = e[r], a = a[r], R = Rk, Vinv = chol2inv(ch), V = V, pos = pos[r],
+         logdet = 2 * sum(log(diag(ch))), Z = backsolve(ch, Dk, transpose = TRUE))
   })
+  # The rows of each cluster in an orthonormal basis Q of the whitened
+  # derivatives Z (V_k = C C', Z_k = C^-1 D_k): Z_k H^-1 Z_k' = Q_k Q_k',
+  # the cluster's leverage, accurate whatever the location or scale of a
+  # covariate (through H^-1 it had carried the rounding of an ill-conditioned
+  # H, e.g. with x + 1e4, and missed a leverage of 1).
+  Qall <- qr.Q(qr(do.call(rbind, lapply(blocks, `[[`, "Z"))))
+  at <- cumsum(c(0L, vapply(blocks, function(b) length(b$rows), 1L)))
+  for (k in seq_along(blocks))
+    blocks[[k]]$Q <- Qall[(at[k] + 1L):at[k + 1L], , drop = FALSE]
   names(blocks) <- object$id.levels[as.integer(names(rows))]
   H <- Reduce(`+`, lapply(blocks, function(b) crossprod(b$D, b$Vinv %*% b$D)))
-  Hinv <- solve(H)
+  # Inverted at unit diagonal: solve(H) itself had refused a design with
+  # a covariate of large mean or scale (x + 1e4, income in cents) as
+  # computationally singular, although the leverages (and so the leverage-1
+  # rule of gee_corrected_residuals()) do not depend on either.
+  s <- 1 / sqrt(diag(H))
+  Hinv <- solve(H * outer(s, s)) * outer(s, s)
   nm <- names(object$coefficients)
   dimnames(Hinv) <- list(nm, nm)
   for (k in seq_along(blocks)) {
@@ -74,15 +89,14 @@ gee_cluster_blocks <- function(object, what) {
 # Leverage-corrected residuals (I - Q_k)^{-1} e_k with Q_k = D_k H^-1 D_k' V_k^-1,
 # the Mancl-DeRouen / Preisser-Qaqish correction, of the cluster `label`.
 # With V_k = C C' (Cholesky), I - Q_k = C S C^-1 where S = I - C^-1 D_k H^-1
-# D_k' C^-T is symmetric, so the residuals are C S^-1 C^-1 e_k. A cluster
+# D_k' C^-T = I - b$Q b$Q' is symmetric, so the residuals are C S^-1 C^-1 e_k. A cluster
 # with an eigenvalue of S at or below 1e-12 has leverage 1 and is refused:
 # the rule and the message of the engine's md and kc sandwiches (gee.cpp).
 # (solve() of I - Q_k had failed for some row orders only and, for others,
 # divided rounding noise by rounding noise.)
-gee_corrected_residuals <- function(b, Hinv, label, what) {
+gee_corrected_residuals <- function(b, label, what) {
   C <- t(chol(b$V))
-  Z <- forwardsolve(C, b$D)
-  S <- diag(nrow(Z)) - Z %*% Hinv %*% t(Z)
+  S <- diag(nrow(b$Q)) - tcrossprod(b$Q)
   es <- eigen((S + t(S)) / 2, symmetric = TRUE)
   if (min(es$values) <= 1e-12)
     stop(sprintf("%s: %s", what, gee_leverage_one_text(label)), call. = FALSE)

@@ -105,7 +105,7 @@ gee_influence_parts <- function(object, level, what) {
     lev <- vapply(cb$blocks, function(b) sum(diag(b$D %*% Hinv %*% crossprod(b$D, b$Vinv))), 1)
     dfb <- t(vapply(seq_along(cb$blocks), function(k) {
       b <- cb$blocks[[k]]
-      drop(Hinv %*% crossprod(b$D, b$Vinv %*% gee_corrected_residuals(b, Hinv, names(cb$blocks)[k], what)))
+      drop(Hinv %*% crossprod(b$D, b$Vinv %*% gee_corrected_residuals(b, names(cb$blocks)[k], what)))
     }, numeric(p)))
     if (p == 1L) dfb <- t(dfb)
     dimnames(dfb) <- list(names(cb$blocks), nm)

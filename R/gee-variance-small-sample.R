@@ -72,7 +72,7 @@ gee_post_vcov <- function(object, type) {
       S <- C <- matrix(0, Tn, Tn)
       for (k in seq_along(bl)) {
         b <- bl[[k]]
-        r <- if (type == "wl") gee_corrected_residuals(b, Hinv, names(bl)[k], what) else b$e
+        r <- if (type == "wl") gee_corrected_residuals(b, names(bl)[k], what) else b$e
         s <- r / sqrt(b$a)
         S[b$pos, b$pos] <- S[b$pos, b$pos] + tcrossprod(s)
         C[b$pos, b$pos] <- C[b$pos, b$pos] + 1
@@ -95,7 +95,7 @@ gee_post_vcov <- function(object, type) {
       # (Preisser and Qaqish, 1996).
       d <- t(vapply(seq_along(bl), function(k) {
         b <- bl[[k]]
-        drop(Hinv %*% crossprod(b$D, b$Vinv %*% gee_corrected_residuals(b, Hinv, names(bl)[k], what)))
+        drop(Hinv %*% crossprod(b$D, b$Vinv %*% gee_corrected_residuals(b, names(bl)[k], what)))
       }, numeric(p)))
       if (p == 1L) d <- t(d)  # p = 1: vapply() gave a vector, t() one row
       crossprod(sweep(d, 2L, colMeans(d)))

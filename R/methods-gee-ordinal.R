@@ -69,15 +69,20 @@ coef.glmmgee_gee_ordinal <- function(object, ...) {
 #' @export
 vcov.glmmgee_gee_ordinal <- function(object, type = c("robust", "naive"), ...) {
   check_dots(..., .method = "vcov.glmmgee_gee_ordinal", .allow = "complete")
-  # A bare match.arg() error named neither the argument's value nor why.
-  if (!identical(type, c("robust", "naive")) &&
-      (!is.character(type) || length(type) != 1L || is.na(type) || !type %in% c("robust", "naive")))
+  # A bare match.arg() error named neither the argument's value nor why;
+  # abbreviations ("rob", "n") are taken, as match.arg() and gee's vcov() do.
+  choices <- c("robust", "naive")
+  hit <- if (identical(type, choices)) 1L
+         else if (is.character(type) && length(type) == 1L && !is.na(type) && nzchar(type))
+           pmatch(type, choices)
+         else NA_integer_
+  if (is.na(hit))
     stop(sprintf(paste0("'type' = %s: an ordinal GEE offers type = \"robust\" (the sandwich) or ",
                         "\"naive\" (model-based); the small-sample and jackknife variances (\"md\", ",
                         "\"kc\", \"jack\", ...) are for gee() fits of other families"),
                  if (is.character(type) && length(type) == 1L) dQuote(type, FALSE)
                  else paste(deparse(type), collapse = "")), call. = FALSE)
-  object$vcov[[type[1L]]]
+  object$vcov[[choices[hit]]]
 }
 
 #' @export

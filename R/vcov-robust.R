@@ -84,7 +84,8 @@ satterthwaite_label <- function(label, what) {
 # fit_parameters()'s (theta, vcov over all of theta in fit$theta's
 # coordinates, p, star = NULL) with `df`, a function of a Jacobian
 # (K x length(theta)) giving each row's Satterthwaite degrees of freedom,
-# `cross`, giving their robust_cross(), and `label` (robust_label()). For exact linear mixed models the sandwich is that of the
+# `cross`, giving their robust_cross(), `label` (robust_label()) and
+# `clusters`, their number. For exact linear mixed models the sandwich is that of the
 # fixed effects, the variance parameters held at their estimates (their
 # rows and columns zero); for the other engines it covers all parameters.
 parameter_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
@@ -112,7 +113,8 @@ parameter_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
     cross <- s$cross
   }
   list(theta = th, vcov = V, p = p, star = NULL, df = df, cross = cross,
-       label = robust_label(vcov, cl))
+       label = robust_label(vcov, cl),
+       clusters = length(cl$levels))
 }
 
 # The G x G working-model covariances Cov(w_i(s), w_k(t)) of the cluster

@@ -294,3 +294,20 @@ test_that("print() of a gee shows each coefficient's own digits", {
   expect_identical(strsplit(trimws(line), " +")[[1]],
                    trimws(unname(format(coef(f), digits = 4))))
 })
+
+test_that("anova(): type II tests whose robust covariance is singular are NA, with a warning", {
+  # 5 clusters, 12 coefficients: the sandwich has rank 4; the table had
+  # been left blank without a word.
+  set.seed(1)
+  d <- data.frame(id = rep(1:5, each = 30), x = rnorm(150), f = factor(sample(letters[1:6], 150, TRUE)))
+  d$y <- 1 + d$x + rnorm(150)
+  g <- gee(y ~ x * f, data = d, id = id)
+  expect_warning(tab <- anova(g), "no type II Wald test of 'x', 'f', 'x:f'.*5 clusters for 12 coefficients")
+  expect_true(all(is.na(tab$Chisq)) && all(is.na(tab[["Pr(>Chisq)"]])))
+  expect_equal(tab$Df, c(1, 5, 5))
+  expect_no_warning(tm <- anova(g, type = "model"))
+  expect_true(all(is.finite(tm$Chisq)))
+  # Rescaling a covariate does not make a test singular.
+  d$x <- d$x * 1e6
+  expect_no_warning(anova(gee(y ~ x, data = d, id = id)))
+})

@@ -198,3 +198,46 @@ test_that("the jackknife variances stop when deleting a cluster leaves a coeffic
   g2 <- gee(y ~ x, data = d, id = id, family = poisson, corstr = "exchangeable")
   expect_true(all(is.finite(vcov(g2, type = "jack"))))
 })
+
+test_that("the jackknife refusal does not depend on the location or scale of a covariate", {
+  # Calendar year, x + 1000 and x * 1e5 had every deletion refused when the
+  # variance was asked for after the fit (the unscaled design); the values
+  # are those of the fit-time variance and of the release before.
+  set.seed(1)
+  d <- data.frame(id = rep(1:30, each = 4), x = rnorm(120), year = rep(2001:2004, 30))
+  d$y <- rpois(120, exp(0.3 + 0.3 * d$x + 0.05 * (d$year - 2002)))
+  g <- gee(y ~ x + year, data = d, id = id, family = poisson, corstr = "exchangeable")
+  ref <- list(jack = c(129.773949, 0.0854474814, 0.0648093746),
+              j1s = c(129.773949, 0.0854474814, 0.0648093745),
+              fij = c(131.112700, 0.0873481994, 0.0654781093))
+  for (ty in names(ref)) {
+    se <- sqrt(diag(vcov(g, type = ty)))
+    expect_equal(unname(se), ref[[ty]], tolerance = 1e-7, info = ty)
+    fit_time <- update(g, std.err = ty)
+    expect_equal(sqrt(diag(vcov(fit_time))), se, tolerance = 1e-8, info = ty)
+  }
+  d$x1000 <- d$x + 1000
+  d$x1e5 <- d$x * 1e5
+  g0 <- gee(y ~ x, data = d, id = id, family = poisson)
+  se0 <- sqrt(vcov(g0, type = "jack")[2, 2])
+  expect_equal(se0, 0.08685896, tolerance = 1e-7)
+  expect_equal(sqrt(vcov(gee(y ~ x1000, data = d, id = id, family = poisson), type = "jack")[2, 2]),
+               se0, tolerance = 1e-6)
+  expect_equal(sqrt(vcov(gee(y ~ x1e5, data = d, id = id, family = poisson), type = "jack")[2, 2]),
+               se0 / 1e5, tolerance = 1e-6)
+})
+
+test_that("the leverage-1 rule of cjack, wl and dfbeta() does not depend on a covariate's location", {
+  # With x + 1e4, solve(H) had refused the design as computationally
+  # singular; through an inverted H the leverage 1 came out as 1 - 1e-9.
+  d <- solo_cluster_data(1)
+  d$xs <- d$x + 1e4
+  g <- gee(y ~ xs + grp, data = d, id = id, family = poisson, corstr = "exchangeable")
+  for (ty in c("md", "wl", "cjack"))
+    expect_error(vcov(g, type = ty), "leverage of cluster c1 is 1: some coefficient", info = ty)
+  expect_error(dfbeta(g), "leverage of cluster c1 is 1: some coefficient")
+  g0 <- gee(y ~ x, data = d, id = id, family = poisson, corstr = "exchangeable")
+  gs <- gee(y ~ xs, data = d, id = id, family = poisson, corstr = "exchangeable")
+  for (ty in c("wl", "cjack"))
+    expect_equal(vcov(gs, type = ty)[2, 2], vcov(g0, type = ty)[2, 2], tolerance = 1e-6, info = ty)
+})

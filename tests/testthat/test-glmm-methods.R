@@ -565,3 +565,17 @@ test_that("all methods work after saveRDS/readRDS", {
   expect_identical(capture.output(print(summary(f))), capture.output(print(summary(fit_cbpp))))
   expect_equal(fixef(update(f, nAGQ = 1)), fixef(fit_cbpp))
 })
+
+test_that("anova(): a type II test whose robust covariance is singular is NA, with a warning", {
+  # 5 clusters, 12 coefficients: the CR2 covariance has rank 5 at most; the
+  # test of x had come out as F = 1.7e17, p < 2e-16.
+  set.seed(1)
+  d <- data.frame(id = rep(1:5, each = 30), x = rnorm(150), f = factor(sample(letters[1:6], 150, TRUE)))
+  d$y <- 1 + d$x + rnorm(150)
+  m <- suppressWarnings(glmm(y ~ x * f + (1 | id), data = d))
+  expect_warning(tab <- anova(m, vcov = "CR2"), "no type II Wald test of 'x', 'f'.*5 clusters for 12 coefficients")
+  expect_true(all(is.na(tab[c("x", "f"), c("F", "Pr(>F)")])))
+  expect_equal(tab[c("x", "f"), "Df"], c(1, 5))
+  expect_no_warning(mb <- anova(m))
+  expect_true(all(is.finite(mb$Chisq)))
+})

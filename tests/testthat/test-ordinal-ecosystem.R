@@ -367,3 +367,14 @@ test_that("emmeans of an ordinal fit with the 'offset =' argument: as with an of
     expect_equal(emm(fits[[nm]])$emmean, emm(with_term[[nm]])$emmean, tolerance = 1e-6, label = nm)
   }
 })
+
+test_that("ordinal GEE: a type II test whose robust covariance is singular is NA, with a warning", {
+  set.seed(1)
+  d <- data.frame(id = rep(1:5, each = 30), x = rnorm(150), f = factor(sample(letters[1:6], 150, TRUE)))
+  d$o <- cut(1 + d$x + rnorm(150), c(-Inf, 0, 1, 2, Inf))
+  o <- gee(o ~ x * f, data = d, id = id, family = cumulative)
+  expect_warning(tab <- anova(o), "no type II Wald test of 'x', 'f', 'x:f'.*5 clusters for 11 coefficients")
+  expect_true(all(is.na(tab$Chisq)))
+  expect_no_warning(tn <- anova(o, type = "naive"))
+  expect_true(all(is.finite(tn$Chisq)))
+})

@@ -183,4 +183,8 @@ test_that("vcov() of an ordinal GEE names the argument, the value and the types 
   expect_error(vcov(g, type = "md"),
                "'type' = \"md\": an ordinal GEE offers type = \"robust\" .* or \"naive\"")
   expect_identical(vcov(g), vcov(g, type = "robust"))
+  # Abbreviations, as match.arg() (and the release before) took them.
+  expect_identical(vcov(g, type = "rob"), vcov(g, type = "robust"))
+  expect_identical(vcov(g, type = "n"), vcov(g, type = "naive"))
+  expect_error(vcov(g, type = ""), "an ordinal GEE offers")
 })

@@ -47,17 +47,49 @@ inline int pair_index(int a, int b, int T) { return a * T - a * (a + 1) / 2 + (b
 
 typedef Eigen::Map<Eigen::MatrixXd> MapMat;
 
-// Whether the factored information of the clusters left after a deletion
-// is singular: a pivot at or below 1e-10 of the largest (the engine's
-// design is centred and scaled). Eigen's LDLT reports success on a
-// singular semidefinite matrix and solves with the null direction set to
-// zero, which had left a coefficient that no remaining cluster informs at
-// its full-data value (a jackknife variance silently too small).
-bool deletion_singular(const Eigen::LDLT<Eigen::MatrixXd>& l) {
-  if (l.info() != Eigen::Success) return true;
-  const Eigen::VectorXd d = l.vectorD();
-  return d.size() > 0 && !(d.minCoeff() > 1e-10 * d.cwiseAbs().maxCoeff());
-}
+// The information of the clusters left after deleting one, M = H - H_k,
+// judged and factored against the full information H = L L' (its Cholesky
+// factor `ref`): W = L^-1 M L^-T = I - L^-1 H_k L^-T, whose eigenvalues
+// are 1 minus the leverages of the deleted cluster in the directions of
+// the coefficients. W does not change when the design is shifted, scaled
+// or otherwise reparametrised (year, x + 1000, income in cents), unlike a
+// pivot of M itself, which had refused every deletion of a fit whose
+// variance was asked for after the fit (vcov(type = "jack") etc. use the
+// user's unscaled design). A deletion is singular when a pivot of W is at
+// or below 1e-10 of the largest: the deleted cluster alone determines a
+// direction (the leverage-1 rule of md, kc and the R-side corrected
+// residuals). Eigen's LDLT reports success on a singular semidefinite
+// matrix and solves with the null direction set to zero, which had left a
+// coefficient that no remaining cluster informs at its full-data value (a
+// jackknife variance silently too small). Without a Cholesky factor of H
+// (H not positive definite) M is factored and judged as it is.
+class DeletionSolver {
+ public:
+  DeletionSolver(const Eigen::LLT<Eigen::MatrixXd>* ref, const Eigen::MatrixXd& M) : ref_(ref) {
+    if (ref_ && ref_->info() == Eigen::Success) {
+      Eigen::MatrixXd W = ref_->matrixL().solve(M);
+      W = ref_->matrixL().solve(Eigen::MatrixXd(W.transpose()));
+      ldlt_.compute(0.5 * (W + W.transpose()));
+    } else {
+      ref_ = nullptr;
+      ldlt_.compute(M);
+    }
+  }
+  bool singular() const {
+    if (ldlt_.info() != Eigen::Success) return true;
+    const Eigen::VectorXd d = ldlt_.vectorD();
+    return d.size() > 0 && !(d.minCoeff() > 1e-10 * d.cwiseAbs().maxCoeff());
+  }
+  // M^-1 u.
+  Eigen::VectorXd solve(const Eigen::VectorXd& u) const {
+    if (!ref_) return ldlt_.solve(u);
+    return ref_->matrixU().solve(ldlt_.solve(ref_->matrixL().solve(u)));
+  }
+
+ private:
+  const Eigen::LLT<Eigen::MatrixXd>* ref_;
+  Eigen::LDLT<Eigen::MatrixXd> ldlt_;
+};
 
 // The refusal of a deletion whose remaining information is singular,
 // worded in R (gee_engine_text()), which names the cluster and the
@@ -628,7 +660,8 @@ std::string GeeEngine::singular_message(int k, const GeeParams& par) const {
          "; the moment estimates do not give a valid correlation: try a simpler 'corstr'";
 }
 
-GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int skip) {
+GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int skip,
+                            const Eigen::LLT<Eigen::MatrixXd>* ref) {
   threads_ = usable_threads(ctl.threads);
   GeeFitResult res;
   GeeParams par = start;
@@ -646,7 +679,7 @@ GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int s
     res.score = ZtZ.col(p).head(p).cwiseAbs().maxCoeff();
     const Eigen::VectorXd step = ldlt.solve(ZtZ.col(p).head(p));
     if (ldlt.info() != Eigen::Success || !step.allFinite() ||
-        (skip >= 0 && deletion_singular(ldlt))) {
+        (skip >= 0 && DeletionSolver(ref, ZtZ.topLeftCorner(p, p)).singular())) {
       res.error = skip >= 0 ? deletion_message(code_[skip])
                             : "the scoring step failed: the information matrix is singular";
       break;
@@ -727,6 +760,8 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
     v.error = "the information matrix is singular";
     return v;
   }
+  // The full information against which deletions are judged.
+  const Eigen::LLT<Eigen::MatrixXd> href(Hg ? *Hg : v.H);
   // Meat in cluster order (no threaded products, so the sums are fixed).
   v.B = Eigen::MatrixXd::Zero(p, p);
   for (int k = 0; k < K_; ++k)
@@ -832,9 +867,9 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
     reduce_blocks(nb, p * p, threads_, out, [&](int b, double* acc, int tid) {
       MapMat A(acc, p, p);
       for (int k = bstart_[b]; k < bstart_[b + 1]; ++k) {
-        const Eigen::LDLT<Eigen::MatrixXd> lk((Hg ? *Hg : v.H) - Hk[k]);
+        const DeletionSolver lk(&href, (Hg ? *Hg : v.H) - Hk[k]);
         const Eigen::VectorXd d = lk.solve(Uk.row(k).transpose());
-        if (deletion_singular(lk) || !d.allFinite()) {
+        if (lk.singular() || !d.allFinite()) {
           if (singk[b] < 0) singk[b] = k;
           continue;
         }
@@ -854,9 +889,9 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
     // step is (H - H_k)^{-1} (U - U_k), with H and U of all shards.
     Eigen::MatrixXd A = Eigen::MatrixXd::Zero(p, p);
     for (int k = 0; k < K_; ++k) {
-      Eigen::LDLT<Eigen::MatrixXd> lk(*Hg - Hk[k]);
+      const DeletionSolver lk(&href, *Hg - Hk[k]);
       const Eigen::VectorXd d = lk.solve(*Ug - Uk.row(k).transpose());
-      if (deletion_singular(lk) || !d.allFinite()) {
+      if (lk.singular() || !d.allFinite()) {
         v.error = deletion_message(code_[k]);
         return v;
       }
@@ -875,7 +910,7 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
       if (flag == VAR_J1S) cc.maxit = 1;
       Eigen::MatrixXd A = Eigen::MatrixXd::Zero(p, p);
       for (int k = 0; k < K_; ++k) {
-        const GeeFitResult r = fit(par, cc, k);
+        const GeeFitResult r = fit(par, cc, k, &href);
         if (!r.error.empty()) {
           v.error = r.error.rfind("jackknife", 0) == 0
                         ? r.error

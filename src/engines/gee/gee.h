@@ -125,8 +125,11 @@ class GeeEngine {
   // (independence), the usual way into Fisher scoring. eta0 = nullptr: the
   // link of glm's starting means (start_eta() in gee.cpp), row by row.
   Eigen::VectorXd start_from_eta(const double* eta0, std::string& error) const;
-  // Scoring to convergence; `skip` leaves one cluster out (jackknife).
-  GeeFitResult fit(const GeeParams& start, const GeeControl& ctl, int skip = -1);
+  // Scoring to convergence; `skip` leaves one cluster out (jackknife), its
+  // information judged singular or not against the full information's
+  // Cholesky factor `ref` (DeletionSolver in gee.cpp).
+  GeeFitResult fit(const GeeParams& start, const GeeControl& ctl, int skip = -1,
+                   const Eigen::LLT<Eigen::MatrixXd>* ref = nullptr);
   // With Hg, Ug (the information and estimating function of all shards of a
   // distributed fit) the bias corrections and jackknives use them instead of
   // this engine's own, the one-step jackknife comes from its closed form
