@@ -214,29 +214,40 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
 }
 
 # The Wald rows left NA, named in a warning with the reason: a standard
-# deviation at (or, on the fit's boundary, next to) zero or a correlation
-# at -1 or 1, where the log-scale and Fisher-z intervals do not exist (the
-# profile's reaches the boundary); otherwise a parameter the fit gives no
+# deviation at zero or a correlation at -1 or 1, where the log-scale and
+# Fisher-z intervals do not exist (the profile's reaches the boundary); a
+# parameter next to such a boundary of a singular fit (a standard
+# deviation near zero, a correlation of a term whose variance is at zero),
+# which has no standard error; otherwise a parameter the fit gives no
 # standard error.
 wald_na_warning <- function(fit, targets, ci) {
   na <- Filter(function(tg) anyNA(ci[tg$name, ]), targets)
   if (!length(na)) return(invisible(NULL))
-  edge <- vapply(na, function(tg) tg$kind %in% c("sd", "cor") &&
-                   (tg$kind == "sd" && !(tg$estimate > 0) || tg$kind == "cor" && abs(tg$estimate) >= 1 ||
-                      isTRUE(fit$singular) && !is.finite(tg$se)), TRUE)
-  say <- function(tgs) paste(vapply(tgs, function(tg)
-    sprintf("'%s' (estimate %s)", tg$name, format(signif(tg$estimate, 3L))), ""), collapse = ", ")
+  why <- vapply(na, function(tg) {
+    if (tg$kind == "sd" && !(tg$estimate > 0)) return("a standard deviation at zero")
+    if (tg$kind == "cor" && abs(tg$estimate) >= 1) return("a correlation at -1 or 1")
+    if (tg$kind %in% c("sd", "cor") && isTRUE(fit$singular) && !is.finite(tg$se))
+      return(if (tg$kind == "cor") "a correlation of a term whose variance is at zero, not identified"
+             else "a standard deviation next to the boundary of a singular fit")
+    ""
+  }, "")
+  say <- function(i) paste(sprintf("'%s' (estimate %s; %s)", vapply(na[i], `[[`, "", "name"),
+                                   vapply(na[i], function(tg) format(signif(tg$estimate, 3L)), ""),
+                                   why[i]), collapse = ", ")
+  edge <- nzchar(why)
   if (any(edge))
     warning(sprintf(paste0(
-      "confint(): no Wald interval for %s: on the boundary of its range (a standard deviation at ",
-      "zero, a correlation at -1 or 1; the fit is singular), where the Wald interval does not ",
-      "exist; NA. method = \"profile\" gives the interval, with its limit at the boundary"),
-      say(na[edge])), call. = FALSE)
+      "confint(): no Wald interval for %s: on or next to the boundary of its range (the fit is ",
+      "singular), where the Wald interval does not exist; NA. method = \"profile\" gives the ",
+      "intervals of standard deviations and correlations on the boundary, with a limit there"),
+      say(which(edge))), call. = FALSE)
   if (!all(edge))
     warning(sprintf(paste0(
       "confint(): no Wald interval for %s: the fit gives no standard error for it (see the ",
-      "fit's warnings); NA. method = \"profile\" does not need one"), say(na[!edge])),
-      call. = FALSE)
+      "fit's warnings); NA. method = \"profile\" does not need one"),
+      paste(sprintf("'%s' (estimate %s)", vapply(na[!edge], `[[`, "", "name"),
+                    vapply(na[!edge], function(tg) format(signif(tg$estimate, 3L)), "")),
+            collapse = ", ")), call. = FALSE)
   invisible(NULL)
 }
 

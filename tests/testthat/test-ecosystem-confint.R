@@ -128,6 +128,27 @@ test_that("a singular variance has a profile lower limit of 0 and no Wald interv
   expect_gt(ci[1, 2], 0)
 })
 
+test_that("a correlation whose variance is at zero is named as such, not as a correlation at -1 or 1", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4", envir = environment())
+  ss <- sleepstudy
+  ss$grp <- factor(as.integer(ss$Subject) %% 4)
+  set.seed(1)
+  ss$z <- rnorm(nrow(ss))
+  fit <- suppressWarnings(glmm(Reaction ~ Days + diag(1 + Days | Subject) + us(1 + z | grp), data = ss))
+  skip_if_not(isTRUE(fit$singular))
+  w <- character()
+  ci <- withCallingHandlers(confint(fit), warning = function(c) {
+    w <<- c(w, conditionMessage(c)); invokeRestart("muffleWarning") })
+  cor_row <- grep("^cor_z", rownames(ci), value = TRUE)
+  expect_length(cor_row, 1L)
+  expect_true(all(is.na(ci[cor_row, ])))
+  named <- regmatches(w, regexpr(sprintf("'%s' \\(estimate [^)]*\\)", gsub("([.()|])", "\\\\\\1", cor_row)), w))
+  expect_length(named, 1L)
+  expect_match(named, "a correlation of a term whose variance is at zero")
+  expect_false(grepl("correlation at -1 or 1", named))
+})
+
 test_that("a dispersion formula's standard deviation at zero: NA Wald limits with a warning, as the mean's", {
   d <- location_scale_data(m = 30, k = 8, family = "nbinom2", sv = 0, seed = 3)
   fit <- suppressWarnings(glmm(y ~ x + (1 | g), dispformula = ~ 1 + (1 | g), family = nbinom2,
