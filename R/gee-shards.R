@@ -108,7 +108,8 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   if (!is.null(waves)) agreed$levels[[waves]] <- NULL
   fixed_terms <- stats::delete.response(stats::terms(formula))
   ct <- shard_contrasts(contrasts, p1, agreed, id, fixed_terms)  # contrasts-shards.R
-  dspec <- list(levels = agreed$levels, group = id, waves = waves, family = family,
+  dspec <- list(levels = agreed$levels, ordered = agreed$ordered,
+                contrasts_option = getOption("contrasts"), group = id, waves = waves, family = family,
                 group_levels = agreed$clusters, fixed_terms = fixed_terms,
                 contrasts = ct$workers)
   design <- function(ids, w)

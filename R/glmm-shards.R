@@ -122,7 +122,8 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
   bars <- find_bars(formula)
   fixed_terms <- stats::delete.response(stats::terms(fixed))
   ct <- shard_contrasts(contrasts, p1, agreed, gname, fixed_terms)  # contrasts-shards.R
-  dspec <- list(levels = agreed$levels, group = gname, family = family,
+  dspec <- list(levels = agreed$levels, ordered = agreed$ordered,
+                contrasts_option = getOption("contrasts"), group = gname, family = family,
                 group_levels = agreed$clusters, max_patterns = 5000L,
                 fixed_terms = fixed_terms, contrasts = ct$workers,
                 re_lhs = lapply(bars, function(b) stats::as.formula(call("~", b[[2L]]), env = fenv)))
@@ -274,6 +275,8 @@ agree_levels <- function(p1, gname) {
     clusters <- cl[match(as.character(sort(bit64::as.integer64(cl))), cl)]
   }
   levels[[gname]] <- NULL
-  list(levels = levels, clusters = as.character(clusters),
+  # Ordered where every shard's factor is, as rbind() combines them.
+  ordered <- Reduce(intersect, lapply(p1, function(r) r$ordered), names(levels))
+  list(levels = levels, ordered = ordered, clusters = as.character(clusters),
        rows = sum(vapply(p1, `[[`, 1L, "rows")), kept = sum(vapply(p1, `[[`, 1L, "kept")))
 }
