@@ -67,6 +67,7 @@ on_worker_read <- function(key, files, spec) {
     g <- mf[[spec$group]]
     out[[id]] <- list(rows = nrow(df), kept = nrow(mf), kind = kind,
                       declared = declared[names(mf)],
+                      data_dependent = data_dependent_terms(mf),
                       ordered = names(mf)[vapply(mf, is.ordered, TRUE)],
                       used = lapply(mf, function(v) if (is.factor(v)) levels(v)
                                     else if (is.character(v) || is.logical(v)) unique(v)),
@@ -77,6 +78,19 @@ on_worker_read <- function(key, files, spec) {
   }
   .dist_state[[key]] <- st
   out
+}
+
+# The model frame's variables whose values depend on the rows they are
+# computed from (those that makepredictcall() rewrites in the terms'
+# "predvars": poly(), scale(), splines::ns(), bs(), ...), as text: each
+# shard would compute its own basis or centre.
+data_dependent_terms <- function(mf) {
+  tt <- attr(mf, "terms")
+  vars <- as.list(attr(tt, "variables"))[-1L]
+  pv <- as.list(attr(tt, "predvars"))[-1L]
+  if (length(pv) != length(vars)) return(character())
+  same <- mapply(identical, vars, pv)
+  vapply(vars[!same], deparse1, "")
 }
 
 # The exact labels of integer64 ids (bit64's as.character()), on a worker
