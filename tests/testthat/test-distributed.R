@@ -203,6 +203,23 @@ test_that("glmm_shards() refuses what it cannot fit, by name", {
   expect_error(glmm_control(workers = 2), "'workers' must be NULL or a cluster")
 })
 
+test_that("Gamma with the identity or inverse link on workers is the in-process fit, in any units", {
+  # The workers' start (glm.fit()'s IRLS) went on from negative means where
+  # glm.fit() fails and the in-process start retries from the mean of y:
+  # a NaN log-likelihood. And y * 1000 was not fitted on y / s there.
+  set.seed(1)
+  g <- sample(1:40, 600, TRUE)
+  d <- data.frame(g = factor(g), x = rnorm(600))
+  d$y <- rgamma(600, shape = 3, rate = 3 / exp(0.5 + 0.3 * d$x + 0.3 * rnorm(40)[g]))
+  d$yk <- d$y * 1000
+  for (lk in c("identity", "inverse")) for (form in list(y ~ x + (1 | g), yk ~ x + (1 | g))) {
+    ref <- glmm(form, d, Gamma(link = lk), nAGQ = 1)
+    f <- glmm(form, d, Gamma(link = lk), nAGQ = 1, control = glmm_control(workers = cl2, shards = 3))
+    expect_same_fit(f, ref)
+    expect_true(is.finite(f$loglik))
+  }
+})
+
 test_that("terms computed from the data (poly(), scale(), ns()) are refused on shards, not per shard", {
   # Each shard computed its own basis or centre: another model, silently.
   set.seed(6)
