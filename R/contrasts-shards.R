@@ -40,7 +40,8 @@ shard_contrast_frame <- function(p1, agreed, group) {
     switch(kind[[v]],
       factor = , character = factor(character(),
                                     levels = if (identical(v, group)) agreed$clusters
-                                             else agreed$levels[[v]] %||% used(v)),
+                                             else agreed$levels[[v]] %||% used(v),
+                                    ordered = v %in% agreed$ordered),
       logical = as.logical(used(v)),
       numeric(0))
   })

@@ -123,23 +123,51 @@ glm_sums_unpack <- function(v, p) {
   list(loglik = v[[1L]], gradient = v[1L + seq_len(p)], information = info)
 }
 
-# stats::glm.fit()'s iteration (its initialization, weighted least squares
-# and relative-deviance stopping rule) with the normal equations summed
-# over shards.
+# stats::glm.fit()'s iteration (its initialization, weighted least squares,
+# halving of a step to a non-finite deviance or invalid means, and
+# relative-deviance stopping rule) with the normal equations summed over
+# shards; where it fails, again from the weighted mean of y, as
+# start_glm() retries (Gamma with the identity link: the first step from
+# mu = y gave negative means, and the fit started from them was not usable).
 shard_irls <- function(eng, fam, p, maxit = 25L, epsilon = 1e-8) {
-  r <- shard_round(eng, "irls", list(family = fam, beta = NULL))
-  devold <- sum_shards(r, "dev")
-  beta <- rep(0, p)
-  for (it in seq_len(maxit)) {
-    b <- tryCatch(solve(sum_shards(r, "xtwx"), sum_shards(r, "xtwz")), error = function(e) NULL)
-    if (is.null(b) || any(!is.finite(b))) break
-    beta <- b
-    r <- shard_round(eng, "irls", list(family = fam, beta = beta))
-    dev <- sum_shards(r, "dev")
-    if (!is.finite(dev) || abs(dev - devold) / (abs(dev) + 0.1) < epsilon) break
-    devold <- dev
+  rnd <- function(args) {
+    r <- shard_round(eng, "irls", c(list(family = fam), args))
+    list(r = r, dev = sum(vapply(r, `[[`, 0, "dev")),
+         ok = all(vapply(r, `[[`, TRUE, "valid")))
   }
-  beta
+  good <- function(x) x$ok && is.finite(x$dev)
+  run <- function(mustart) {
+    cur <- rnd(list(beta = NULL, mustart = mustart))
+    if (!cur$ok) return(NULL)
+    devold <- cur$dev
+    beta <- NULL
+    for (it in seq_len(maxit)) {
+      b <- tryCatch(solve(sum_shards(cur$r, "xtwx"), sum_shards(cur$r, "xtwz")),
+                    error = function(e) NULL)
+      if (is.null(b) || any(!is.finite(b))) break
+      nxt <- rnd(list(beta = b))
+      if (!good(nxt)) {
+        if (is.null(beta)) return(NULL)
+        for (h in seq_len(maxit)) {
+          b <- (b + beta) / 2
+          nxt <- rnd(list(beta = b))
+          if (good(nxt)) break
+        }
+        if (!good(nxt)) return(NULL)
+      }
+      beta <- b
+      cur <- nxt
+      if (abs(cur$dev - devold) / (abs(cur$dev) + 0.1) < epsilon) break
+      devold <- cur$dev
+    }
+    beta %||% rep(0, p)
+  }
+  beta <- run(NULL)
+  if (is.null(beta)) {
+    m <- Reduce(`+`, shard_round(eng, "irls", list(op = "mean")))
+    beta <- run(m[[1L]] / m[[2L]])
+  }
+  beta %||% rep(0, p)
 }
 
 shard_dispersion_start <- function(eng, family, fam0, beta, df) {

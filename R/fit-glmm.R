@@ -64,7 +64,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   s <- response_scale(if (is.matrix(X)) X else as.matrix(X), y, weights, offset, family)
   # Gamma with the identity or inverse link: likewise (response-scale.R).
   gs <- gamma_response_scale(y, weights, family)
-  if (!is.null(gs) && is.null(control$workers)) {
+  if (!is.null(gs)) {
     k <- gs$eta_mult
     fit <- glmm_fit_units(X, y / gs$s, Z, group, family, weights,
                           if (!is.null(offset)) offset / k, nAGQ, cov_blocks,

@@ -25,6 +25,11 @@
 #' needed for a numeric variable, no bootstrap). `model.matrix` and other
 #' variance types stop with a message saying they need the rows.
 #'
+#' Terms computed from the rows they are evaluated on (`poly(x, 2)`,
+#' `scale(x)`, `splines::ns()`, ...) are refused, as by [glmm_shards()]:
+#' compute the column before writing the shard files, or use
+#' `poly(x, 2, raw = TRUE)` or `I(x^2)`.
+#'
 #' @param formula a model formula with fixed effects only (`offset()` terms
 #'   allowed).
 #' @param files paths of the shard files, readable by every worker.
@@ -46,7 +51,9 @@
 #'   agreed across the shards; a name that is a column of the files but no
 #'   variable of the model is ignored). The workers code their designs with
 #'   it; it is stored in `$contrasts` and reused by `predict(newdata =)` and
-#'   [standardize()].
+#'   [standardize()]. Factors not named take `getOption("contrasts")` of
+#'   this R session (polynomial contrasts for an ordered factor by
+#'   default), as in [gee()].
 #' @return An object of class `c("glmmgee_gee_sharded", "glmmgee_gee")`;
 #'   `$distributed` records shards, workers, rounds and bytes.
 #' @seealso [gee()], [glmm_shards()], `vignette("distributed", package = "glmmgee")`.
@@ -108,7 +115,8 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   if (!is.null(waves)) agreed$levels[[waves]] <- NULL
   fixed_terms <- stats::delete.response(stats::terms(formula))
   ct <- shard_contrasts(contrasts, p1, agreed, id, fixed_terms)  # contrasts-shards.R
-  dspec <- list(levels = agreed$levels, group = id, waves = waves, family = family,
+  dspec <- list(levels = agreed$levels, ordered = agreed$ordered,
+                contrasts_option = getOption("contrasts"), group = id, waves = waves, family = family,
                 group_levels = agreed$clusters, fixed_terms = fixed_terms,
                 contrasts = ct$workers)
   design <- function(ids, w)

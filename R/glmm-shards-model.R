@@ -83,7 +83,8 @@ shard_separation <- function(p2, family, xnames) {
 
 new_glmm_sharded <- function(fit, mod, p2, agreed, formula, fixed, fenv, call) {
   proto <- p2[[1L]]$proto
-  for (v in names(agreed$levels)) proto[[v]] <- factor(character(), levels = agreed$levels[[v]])
+  for (v in names(agreed$levels)) proto[[v]] <- factor(character(), levels = agreed$levels[[v]],
+                                                              ordered = v %in% agreed$ordered)
   mt <- stats::terms(fixed, data = proto)
   cn <- mod$znames
   q <- length(cn)

@@ -21,6 +21,14 @@
 #' and crossed designs are refused: the likelihood of several grouping factors
 #' is not a sum over the shards of one of them.
 #'
+#' Terms whose values depend on the rows they are computed from are refused,
+#' by name: `poly(x, 2)`, `scale(x)`, `splines::ns()`, `splines::bs()` and
+#' any other term that [stats::makepredictcall()] rewrites, since each shard would
+#' compute its own basis, centre or scale. Compute such a column before
+#' writing the shard files, or use a form that does not depend on the data,
+#' such as `poly(x, 2, raw = TRUE)` or `I(x^2)`. An expression such as
+#' `I(x - mean(x))` is not recognised: it is computed on each shard's rows.
+#'
 #' The fitted object (class `glmmgee_glmm_sharded`, a `glmmgee_glmm`) holds
 #' no data: `summary()`, `coef()`, `vcov()`, `confint()`, `logLik()`,
 #' `ranef()` (computed on the workers, a table of clusters), `VarCorr()` and
@@ -67,7 +75,10 @@
 #'   levels agreed across the shards; a name that is a column of the files
 #'   but no variable of the model is ignored). The workers code their
 #'   designs with it; it is stored in `$contrasts` and reused by
-#'   `predict(newdata =)`, [standardize()] and [marginal_coefs()].
+#'   `predict(newdata =)`, [standardize()] and [marginal_coefs()]. Factors
+#'   not named take `getOption("contrasts")` of this R session, not the
+#'   workers' (polynomial contrasts for an ordered factor by default; a
+#'   factor is ordered when it is ordered in every file), as in [glmm()].
 #' @return A fitted model of class `c("glmmgee_glmm_sharded", "glmmgee_glmm")`
 #'   whose `$distributed` records the workers, shards, rounds and bytes sent.
 #' @seealso `vignette("distributed", package = "glmmgee")`
@@ -122,7 +133,8 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
   bars <- find_bars(formula)
   fixed_terms <- stats::delete.response(stats::terms(fixed))
   ct <- shard_contrasts(contrasts, p1, agreed, gname, fixed_terms)  # contrasts-shards.R
-  dspec <- list(levels = agreed$levels, group = gname, family = family,
+  dspec <- list(levels = agreed$levels, ordered = agreed$ordered,
+                contrasts_option = getOption("contrasts"), group = gname, family = family,
                 group_levels = agreed$clusters, max_patterns = 5000L,
                 fixed_terms = fixed_terms, contrasts = ct$workers,
                 re_lhs = lapply(bars, function(b) stats::as.formula(call("~", b[[2L]]), env = fenv)))
@@ -234,6 +246,7 @@ shard_pass <- function(eng, ids, call_worker) {
   out[as.character(ids)]
 }
 
+# Terms that depend on the data (poly(), scale(), ...) are refused first.
 # The levels the combined data would have: factors as rbind() combines
 # them (declared levels in shard order, the unused dropped), character
 # columns sorted as factor() sorts them; the clusters as cluster_index()
@@ -249,6 +262,14 @@ agree_levels <- function(p1, gname) {
                         "(integer64 throughout, or character strings)"),
                  gname, paste(names(p1)[i64], collapse = ", "), paste(names(p1)[!i64], collapse = ", "),
                  gname), call. = FALSE)
+  dd <- unique(unlist(lapply(p1, `[[`, "data_dependent")))
+  if (length(dd))
+    stop(sprintf(paste0("%s depend%s on the rows %s computed from: each shard would compute its own ",
+                        "(another basis, centre or scale), and the fit would not be that of the combined data. ",
+                        "Compute the column before writing the shard files, or use a form that does not ",
+                        "depend on the data, such as poly(x, 2, raw = TRUE) or I(x^2)"),
+                 paste(sQuote(dd, FALSE), collapse = ", "), if (length(dd) > 1L) "" else "s",
+                 if (length(dd) > 1L) "they are" else "it is"), call. = FALSE)
   kind <- p1[[1L]]$kind
   levels <- list()
   for (v in names(kind)[kind %in% c("factor", "character")]) {
@@ -274,6 +295,8 @@ agree_levels <- function(p1, gname) {
     clusters <- cl[match(as.character(sort(bit64::as.integer64(cl))), cl)]
   }
   levels[[gname]] <- NULL
-  list(levels = levels, clusters = as.character(clusters),
+  # Ordered where every shard's factor is, as rbind() combines them.
+  ordered <- Reduce(intersect, lapply(p1, function(r) r$ordered), names(levels))
+  list(levels = levels, ordered = ordered, clusters = as.character(clusters),
        rows = sum(vapply(p1, `[[`, 1L, "rows")), kept = sum(vapply(p1, `[[`, 1L, "kept")))
 }

@@ -17,11 +17,13 @@ on_worker_gee_op <- function(sh, op, args) {
 # would be (levels agreed across shards); back: its R factor, its clusters
 # and their sizes, its wave values.
 on_worker_gee_design <- function(key, spec) {
+  op <- options(contrasts = spec$contrasts_option %||% getOption("contrasts"))
+  on.exit(options(op), add = TRUE)
   st <- .dist_state[[key]]
   out <- list()
   for (id in names(st$frames)) {
     mf <- st$frames[[id]]
-    for (v in names(spec$levels)) mf[[v]] <- factor(as.character(mf[[v]]), levels = spec$levels[[v]])
+    mf <- agreed_factors(mf, spec)  # workers-shard-files.R
     X <- stats::model.matrix(spec$fixed_terms, mf, contrasts.arg = spec$contrasts)
     rownames(X) <- NULL
     resp <- model_response(mf, spec$family)

@@ -67,6 +67,8 @@ on_worker_read <- function(key, files, spec) {
     g <- mf[[spec$group]]
     out[[id]] <- list(rows = nrow(df), kept = nrow(mf), kind = kind,
                       declared = declared[names(mf)],
+                      data_dependent = data_dependent_terms(mf),
+                      ordered = names(mf)[vapply(mf, is.ordered, TRUE)],
                       used = lapply(mf, function(v) if (is.factor(v)) levels(v)
                                     else if (is.character(v) || is.logical(v)) unique(v)),
                       # For the check of `contrasts =` (contrasts-shards.R).
@@ -76,6 +78,19 @@ on_worker_read <- function(key, files, spec) {
   }
   .dist_state[[key]] <- st
   out
+}
+
+# The model frame's variables whose values depend on the rows they are
+# computed from (those that makepredictcall() rewrites in the terms'
+# "predvars": poly(), scale(), splines::ns(), bs(), ...), as text: each
+# shard would compute its own basis or centre.
+data_dependent_terms <- function(mf) {
+  tt <- attr(mf, "terms")
+  vars <- as.list(attr(tt, "variables"))[-1L]
+  pv <- as.list(attr(tt, "predvars"))[-1L]
+  if (length(pv) != length(vars)) return(character())
+  same <- mapply(identical, vars, pv)
+  vapply(vars[!same], deparse1, "")
 }
 
 # The exact labels of integer64 ids (bit64's as.character()), on a worker
@@ -91,12 +106,14 @@ integer64_labels <- function(v, name) {
 # coded as the combined data's would be; returns what the main process
 # needs to check rank, separation and build the centring.
 on_worker_design <- function(key, spec) {
+  op <- options(contrasts = spec$contrasts_option %||% getOption("contrasts"))
+  on.exit(options(op), add = TRUE)
   st <- .dist_state[[key]]
   out <- list()
   for (id in names(st$frames)) {
     mf <- st$frames[[id]]
     st$frames[[id]] <- list(NULL)
-    for (v in names(spec$levels)) mf[[v]] <- factor(as.character(mf[[v]]), levels = spec$levels[[v]])
+    mf <- agreed_factors(mf, spec)
     X <- stats::model.matrix(spec$fixed_terms, mf, contrasts.arg = spec$contrasts)
     rownames(X) <- NULL
     Z <- do.call(cbind, lapply(spec$re_lhs, function(f) stats::model.matrix(f, mf)))
@@ -127,6 +144,18 @@ on_worker_design <- function(key, spec) {
   st$kept <- NULL
   .dist_state[[key]] <- st
   out
+}
+
+# A shard's model frame with the factors the combined data would have: the
+# levels agreed across shards, ordered where every shard's is (as rbind()
+# combines them), so that an ordered factor keeps its polynomial contrasts.
+# The designs are then coded with the main process's options("contrasts")
+# (`spec$contrasts_option`), as glmm() and gee() code the combined data.
+agreed_factors <- function(mf, spec) {
+  for (v in names(spec$levels))
+    mf[[v]] <- factor(as.character(mf[[v]]), levels = spec$levels[[v]],
+                      ordered = v %in% spec$ordered)
+  mf
 }
 
 # Pass 3: sums of squares about the global column means (the centring and

@@ -92,19 +92,26 @@ on_worker_op <- function(sh, op, args) {
 # equations and the deviance at the current coefficients.
 on_worker_irls <- function(sh, args) {
   fam <- args$family
+  if (identical(args$op, "mean")) return(c(sum(sh$w * sh$y), sum(sh$w)))
   eta <- if (is.null(args$beta)) {
     y <- sh$y; weights <- sh$w; nobs <- length(y); mustart <- NULL
     eval(fam$initialize)
+    # glm.fit(mustart =): the family's initialize runs, the value given stays.
+    if (!is.null(args$mustart)) mustart <- rep(args$mustart, nobs)
     fam$linkfun(mustart)
   } else drop(sh$X %*% args$beta) + sh$off
   mu <- fam$linkinv(eta)
   dev <- sum(fam$dev.resids(sh$y, mu, sh$w))
+  # glm.fit()'s check of the linear predictor and means (Gamma with the
+  # identity link: every mean positive).
+  valid <- (is.null(fam$valideta) || fam$valideta(eta)) && (is.null(fam$validmu) || fam$validmu(mu))
+  if (!valid) return(list(valid = FALSE, dev = dev))
   me <- fam$mu.eta(eta)
   good <- sh$w > 0 & me != 0
   z <- (eta - sh$off)[good] + (sh$y - mu)[good] / me[good]
   wt <- sh$w[good] * me[good]^2 / fam$variance(mu)[good]
   Xg <- sh$X[good, , drop = FALSE]
-  list(xtwx = crossprod(Xg, Xg * wt), xtwz = drop(crossprod(Xg, wt * z)), dev = dev)
+  list(xtwx = crossprod(Xg, Xg * wt), xtwz = drop(crossprod(Xg, wt * z)), dev = dev, valid = TRUE)
 }
 
 # What pure_clusters_message() needs, per shard (clusters never straddle

@@ -118,3 +118,42 @@ test_that("bad 'contrasts' values are the errors glmm() gives", {
   both(list(period = contr.treatment(3)))
   both(list(period = "contr.sum", period = "contr.helmert"))
 })
+
+test_that("an ordered factor on shards keeps the one-process contrasts (contr.poly, options, contrasts =)", {
+  # The workers rebuilt it as an unordered factor: treatment contrasts
+  # labelled o.L, o.Q, silently other numbers than glmm() and gee().
+  set.seed(6)
+  d <- data.frame(g = rep(1:30, each = 5), x = rnorm(150))
+  d$o <- factor(sample(1:3, 150, TRUE), ordered = TRUE)
+  d$y <- rbinom(150, 1, plogis(-0.2 + d$x + rnorm(30)[d$g]))
+  parts <- unname(split(d, d$g %% 3))
+  files <- shard_files(parts)
+  dat <- do.call(rbind, parts)
+  nd <- d[c(1, 7, 50), ]
+  check <- function(ct = NULL) {
+    ref <- glmm(y ~ o + (1 | g), dat, binomial, contrasts = ct)
+    f <- glmm_shards(y ~ o + (1 | g), files, binomial, workers = cl2, contrasts = ct)
+    expect_identical(names(fixef(f)), names(fixef(ref)))
+    expect_equal(fixef(f), fixef(ref), tolerance = 1e-10)
+    expect_equal(sqrt(diag(vcov(f))), sqrt(diag(vcov(ref))), tolerance = 1e-8)
+    expect_identical(f$contrasts, ref$contrasts)
+    expect_equal(predict(f, newdata = nd), predict(ref, newdata = nd), tolerance = 1e-10)
+    gref <- gee(y ~ o, data = dat, id = g, family = binomial, corstr = "exchangeable",
+                contrasts = ct)
+    gf <- gee_shards(y ~ o, files, id = "g", family = binomial, corstr = "exchangeable",
+                     workers = cl2, contrasts = ct)
+    expect_equal(coef(gf), coef(gref), tolerance = 1e-10)
+    expect_equal(gf$vcov, gref$vcov, tolerance = 1e-10)
+    expect_identical(gf$contrasts, gref$contrasts)
+    f
+  }
+  f <- check()
+  expect_identical(f$contrasts$o, "contr.poly")
+  expect_identical(names(fixef(f)), c("(Intercept)", "o.L", "o.Q"))
+  check(list(o = "contr.treatment"))
+  # options("contrasts") of this process, not the workers'.
+  withr::with_options(list(contrasts = c("contr.treatment", "contr.treatment")), {
+    f <- check()
+    expect_identical(names(fixef(f)), c("(Intercept)", "o2", "o3"))
+  })
+})

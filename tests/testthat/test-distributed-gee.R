@@ -78,6 +78,31 @@ test_that("every corstr x std.err (md, kc, jack, j1s) equals the in-memory gee o
   }
 })
 
+test_that("a shard without a cluster of positive weight gives the in-memory gee (any 'shards')", {
+  # Such a shard returned no sandwich share: "'dimnames' applied to
+  # non-array" for some values of 'shards' only.
+  dz <- d
+  dz$wt[dz$id %in% 1:3] <- 0
+  dz$wt[dz$id == 5] <- 0
+  dz$wt[dz$id == 5][1L] <- 1
+  for (se in c("san.se", "md", "jack")) {
+    ref <- gee(y ~ x + t, data = dz, id = id, waves = wave, family = poisson,
+               corstr = "exchangeable", std.err = se, weights = wt)
+    for (s in c(10L, 48L)) {
+      f <- gee(y ~ x + t, data = dz, id = id, waves = wave, family = poisson,
+               corstr = "exchangeable", std.err = se, weights = wt,
+               control = gee_control(workers = cl2, shards = s))
+      expect_same_gee(f, ref)
+    }
+  }
+  # A shard file whose clusters all have weight 0.
+  files <- shard_files(split(dz, cut(dz$id, c(0, 3, 24, 48))))
+  f <- gee_shards(y ~ x + t, files, id = "id", waves = "wave", family = poisson,
+                  corstr = "exchangeable", weights = "wt", workers = cl2)
+  expect_equal(coef(f), coef(ref), tolerance = 1e-10)
+  expect_equal(f$vcov$san.se, ref$vcov$san.se, tolerance = 1e-10)
+})
+
 test_that("post-estimation on a distributed gee equals the in-memory one", {
   ref <- fit_gee("exchangeable")
   f <- fit_gee("exchangeable", control = gee_control(workers = cl2, shards = 7L))

@@ -203,6 +203,65 @@ test_that("glmm_shards() refuses what it cannot fit, by name", {
   expect_error(glmm_control(workers = 2), "'workers' must be NULL or a cluster")
 })
 
+test_that("Gamma with the identity or inverse link on workers is the in-process fit, in any units", {
+  # The workers' start (glm.fit()'s IRLS) went on from negative means where
+  # glm.fit() fails and the in-process start retries from the mean of y:
+  # a NaN log-likelihood. And y * 1000 was not fitted on y / s there.
+  set.seed(1)
+  g <- sample(1:40, 600, TRUE)
+  d <- data.frame(g = factor(g), x = rnorm(600))
+  d$y <- rgamma(600, shape = 3, rate = 3 / exp(0.5 + 0.3 * d$x + 0.3 * rnorm(40)[g]))
+  d$yk <- d$y * 1000
+  for (lk in c("identity", "inverse")) for (form in list(y ~ x + (1 | g), yk ~ x + (1 | g))) {
+    ref <- glmm(form, d, Gamma(link = lk), nAGQ = 1)
+    f <- glmm(form, d, Gamma(link = lk), nAGQ = 1, control = glmm_control(workers = cl2, shards = 3))
+    expect_same_fit(f, ref)
+    expect_true(is.finite(f$loglik))
+  }
+})
+
+test_that("terms computed from the data (poly(), scale(), ns()) are refused on shards, not per shard", {
+  # Each shard computed its own basis or centre: another model, silently.
+  set.seed(6)
+  d <- data.frame(g = rep(1:30, each = 5), x = rnorm(150), z = runif(150))
+  d$y <- 1 + d$x + 0.3 * d$x^2 + rnorm(30)[d$g] + rnorm(150)
+  d$yp <- rpois(150, exp(0.3 + 0.3 * d$x + 0.5 * rnorm(30)[d$g]))
+  parts <- unname(split(d, d$g %% 3))
+  files <- shard_files(parts)
+  dat <- do.call(rbind, parts)
+  remedy <- "before writing the shard files, or use .*poly\\(x, 2, raw = TRUE\\) or I\\(x\\^2\\)"
+  expect_error(glmm_shards(y ~ poly(x, 2) + (1 | g), files, workers = cl2),
+               paste0("'poly\\(x, 2\\)' depends on the rows it is computed from.*", remedy))
+  expect_error(glmm_shards(y ~ scale(x) + splines::ns(z, 3) + (1 | g), files, workers = cl2),
+               "'scale\\(x\\)', 'splines::ns\\(z, 3\\)' depend on the rows")
+  expect_error(glmm_shards(y ~ x + (1 + scale(z) | g), files, workers = cl2), "'scale\\(z\\)' depends")
+  expect_error(gee_shards(y ~ poly(x, 2), files, id = "g", workers = cl2),
+               "'poly\\(x, 2\\)' depends on the rows")
+  # What does not depend on the data still fits, as in memory.
+  for (form in list(y ~ poly(x, 2, raw = TRUE) + (1 | g), y ~ x + I(x^2) + log(z) + (1 | g))) {
+    ref <- glmm(form, dat)
+    f <- glmm_shards(form, files, workers = cl2)
+    expect_equal(fixef(f), fixef(ref), tolerance = 1e-10)
+    expect_equal(f$loglik, ref$loglik, tolerance = 1e-10)
+  }
+  gref <- gee(y ~ poly(x, 2, raw = TRUE), data = dat, id = g, corstr = "exchangeable")
+  gf <- gee_shards(y ~ poly(x, 2, raw = TRUE), files, id = "g", corstr = "exchangeable",
+                   workers = cl2)
+  expect_equal(coef(gf), coef(gref), tolerance = 1e-10)
+  # Data in memory: the terms are computed once, on the combined rows.
+  ref <- glmm(yp ~ poly(x, 2) + scale(z) + (1 | g), dat, poisson)
+  f <- glmm(yp ~ poly(x, 2) + scale(z) + (1 | g), dat, poisson,
+            control = glmm_control(workers = cl2, shards = 3))
+  expect_same_fit(f, ref)
+  nd <- data.frame(x = c(-1, 0, 1), z = 0.5)
+  expect_equal(predict(f, newdata = nd, re.form = NA), predict(ref, newdata = nd, re.form = NA),
+               tolerance = 1e-10)
+  gref <- gee(y ~ poly(x, 2), data = dat, id = g, corstr = "exchangeable")
+  gf <- gee(y ~ poly(x, 2), data = dat, id = g, corstr = "exchangeable",
+            control = gee_control(workers = cl2, shards = 3))
+  expect_equal(coef(gf), coef(gref), tolerance = 1e-10)
+})
+
 test_that("a worker killed mid-fit: its shards move to the other worker, or a clear error names it", {
   kill_at <- function(round) {
     suppressMessages(trace("shard_round_once", where = asNamespace("glmmgee"), print = FALSE,

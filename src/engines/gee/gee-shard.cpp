@@ -150,8 +150,15 @@ Rcpp::List glmmgee_exports::gee_shard_variance(SEXP ptr, Rcpp::NumericVector bet
   ctl.threads = 1;
   glmmgee::GeeVariance v;
   if (eng->clusters() == 0) {
-    const int p = (int)beta.size();
-    v.B = v.HI = v.md = v.kc = v.jack = v.j1s = Eigen::MatrixXd::Zero(p, p);
+    // No cluster with positive weight: zero shares of what the other
+    // shards return (the sandwich too), and only the estimators asked for,
+    // so that the sums over shards do not depend on which shard is empty.
+    const Eigen::MatrixXd Z0 = Eigen::MatrixXd::Zero(beta.size(), beta.size());
+    v.B = v.HI = v.robust = Z0;
+    if (flags & glmmgee::VAR_MD) v.md = Z0;
+    if (flags & glmmgee::VAR_KC) v.kc = Z0;
+    if (flags & glmmgee::VAR_JACK) v.jack = Z0;
+    if (flags & glmmgee::VAR_J1S) v.j1s = Z0;
     return glmmgee_exports::gee_variance_to_list(v);
   }
   try {
