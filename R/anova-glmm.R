@@ -260,6 +260,18 @@ wald_terms_robust <- function(object, robust, asg, factors, labs, beta) {
   bad <- is.nan(tab$F)
   tab$F[bad] <- NA
   if (any(bad)) wald_singular_warning(labs[bad], robust$clusters, length(beta))
+  # HTZ's denominator degrees of freedom, eta - q + 1, are not positive
+  # when the q-column hypothesis has about as many columns as the clusters
+  # carry information: no F reference, so no statistic.
+  nodf <- !is.na(tab[["Den Df"]]) & tab[["Den Df"]] <= 0
+  if (any(nodf)) {
+    warning(sprintf(paste0("anova(): no HTZ test of %s: its denominator degrees of freedom are not positive ",
+                           "(%s), too few clusters (%d) for a hypothesis of %s columns; NA"),
+                    paste0("'", labs[nodf], "'", collapse = ", "),
+                    paste(format(signif(tab[["Den Df"]][nodf], 3L)), collapse = ", "),
+                    as.integer(robust$clusters), paste(tab$Df[nodf], collapse = ", ")), call. = FALSE)
+    tab[nodf, c("Den Df", "F", "Pr(>F)")] <- NA
+  }
   structure(tab, heading = c(paste0(sprintf("Wald F tests of the fixed-effect terms, type II (each after the terms that do not contain it), with the %s\n",
                                             robust$label),
                                     "Hotelling T-squared approximation (HTZ); a one-column term contained in no other is tested by the t test of summary(vcov = )\n"),
