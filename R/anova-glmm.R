@@ -209,6 +209,8 @@ check_same_data <- function(fits) {
   if (length(unique(n)) > 1L)
     stop(sprintf("the models are fitted to different numbers of observations (%s); refit them on the same rows",
                  paste(n, collapse = ", ")), call. = FALSE)
+  if (any(vapply(fits, inherits, TRUE, what = "glmmgee_glmm_sharded")))
+    return(sharded_same_data(fits))  # methods-sharded.R
   ref <- fits[[1L]]
   for (f in fits[-1L]) {
     same <- length(f$y) == length(ref$y) &&
@@ -321,6 +323,8 @@ family_mismatch <- function(small, big) {
 nesting_problem <- function(small, big) {
   fam <- family_mismatch(small, big)
   if (!is.null(fam)) return(fam)
+  if (inherits(small, "glmmgee_glmm_sharded") || inherits(big, "glmmgee_glmm_sharded"))
+    return(sharded_nesting_problem(small, big))  # methods-sharded.R
   Xs <- small$X
   Xb <- big$X
   out <- colnames(Xs)[outside_span(Xs, Xb)]

@@ -60,3 +60,61 @@ vcov.glmmgee_glmm_sharded <- function(object, full = FALSE, type = "model", clus
   }
   vcov.glmmgee_glmm(object, full = full, type = type, cluster = cluster)
 }
+
+# anova() between glmm_shards() fits, whose rows stayed on the workers: the
+# same data is checked by what the fits keep (the same shard files, the
+# same response and weights column; nobs() is compared before), not by the
+# rows. A fit in memory cannot be matched with one whose rows are on the
+# workers.
+sharded_same_data <- function(fits) {
+  sh <- vapply(fits, inherits, TRUE, what = "glmmgee_glmm_sharded")
+  if (!all(sh))
+    stop(paste0("anova(): a glmm_shards() fit cannot be compared with a fit of data in memory: ",
+                "whether both were fitted to the same rows cannot be checked, since the shard fit's ",
+                "rows stayed on the workers; fit both models by glmm_shards() on the same files"),
+         call. = FALSE)
+  key <- function(f) {
+    src <- .subset2(f, "shard_source")
+    list(files = src$files, weights = src$read_spec$weights,
+         response = paste(deparse(.subset2(f, "formula")[[2L]]), collapse = ""))
+  }
+  ref <- key(fits[[1L]])
+  for (f in fits[-1L]) {
+    k <- key(f)
+    what <- c(files = !identical(k$files, ref$files), weights = !identical(k$weights, ref$weights),
+              response = !identical(k$response, ref$response))
+    if (any(what))
+      stop(sprintf(paste0("anova(): the glmm_shards() fits differ in their %s; a likelihood-ratio test ",
+                          "needs the same data: the same shard files, response and weights column"),
+                   paste(c(files = "shard files", weights = "weights column",
+                           response = "response")[what], collapse = " and ")), call. = FALSE)
+  }
+  invisible(TRUE)
+}
+
+# Why `small` is not nested in `big` when either is a glmm_shards() fit
+# (NULL when it is; the families were compared before). Their designs
+# stayed on the workers, so the fixed effects are compared by their
+# columns (both fits read the same files: a column of the same name and
+# the same contrasts is the same column), the random effects by their
+# terms.
+sharded_nesting_problem <- function(small, big) {
+  cs <- names(.subset2(small, "coefficients"))
+  cb <- names(.subset2(big, "coefficients"))
+  out <- setdiff(cs, cb)
+  if (length(out))
+    return(sprintf(paste0("fixed effect(s) %s are not columns of the larger model; the designs of ",
+                          "glmm_shards() fits stayed on the workers, so nesting is checked by the ",
+                          "columns' names"), paste(sQuote(out, FALSE), collapse = ", ")))
+  ks <- .subset2(small, "contrasts")
+  kb <- .subset2(big, "contrasts")
+  diff <- Filter(function(v) !identical(ks[[v]], kb[[v]]), intersect(names(ks), names(kb)))
+  if (length(diff))
+    return(sprintf("the models code factor(s) %s by different contrasts",
+                   paste(sQuote(diff, FALSE), collapse = ", ")))
+  extra <- setdiff(re_keys(small), re_keys(big))
+  if (length(extra))
+    return(sprintf("random effect(s) %s are not in the larger model",
+                   paste(sQuote(extra, FALSE), collapse = ", ")))
+  NULL
+}

@@ -557,3 +557,23 @@ test_that("cluster-robust covariances of glmm_shards() fits equal the in-memory 
   expect_equal(as.data.frame(standardize(fx, "period", vcov = "CR2", workers = cl2)),
                as.data.frame(standardize(ref, "period", vcov = "CR2")), tolerance = 1e-8)
 })
+
+test_that("anova() of nested glmm_shards() fits is the in-memory likelihood-ratio test; what it cannot check is named", {
+  set.seed(8)
+  d <- data.frame(g = rep(1:25, each = 6), x = rnorm(150), f = factor(sample(letters[1:3], 150, TRUE)))
+  d$y <- rbinom(150, 1, plogis(-0.2 + d$x + rnorm(25)[d$g]))
+  files <- shard_files(split(d, d$g %% 3), "rds")
+  a0 <- glmm(y ~ x + (1 | g), d, binomial)
+  b0 <- glmm(y ~ x + f + (1 | g), d, binomial)
+  a1 <- glmm_shards(y ~ x + (1 | g), files, binomial, workers = cl2)
+  b1 <- glmm_shards(y ~ x + f + (1 | g), files, binomial, workers = cl2)
+  r0 <- anova(a0, b0)
+  r1 <- anova(a1, b1)
+  for (k in c("npar", "logLik", "Chisq", "Df", "Pr(>Chisq)")) expect_equal(r1[[k]], r0[[k]], tolerance = 1e-8)
+  # Was "'y' needs the data rows, which stayed on the workers".
+  expect_error(anova(a0, b1), "cannot be compared with a fit of data in memory")
+  c1 <- glmm_shards(y ~ f + (1 | g), files, binomial, workers = cl2)
+  expect_error(anova(a1, c1), "not nested.*'x' are not columns of the larger model")
+  e1 <- suppressWarnings(glmm_shards(x ~ f + (1 | g), files, gaussian, workers = cl2))
+  expect_error(anova(e1, b1), "families|differ in their response")
+})
